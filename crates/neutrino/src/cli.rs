@@ -1,0 +1,94 @@
+//! Command-line flags. Every flag also reads an environment variable and,
+//! for `serve`, a key of the config file (flags win over env, env over the
+//! file).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "neutrino",
+    version,
+    about = "OpenStack-compatible networking control plane"
+)]
+pub struct Cli {
+    /// Log line format.
+    #[arg(long, env = "NEUTRINO_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
+    pub log_format: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the API servers against an existing database.
+    Serve(ServeArgs),
+    /// Run everything on this machine with state in one directory, bootstrap
+    /// an admin account and write a ready clouds.yaml.
+    Up(UpArgs),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ServeArgs {
+    /// TOML file with the same keys as the long flags (dashes or underscores).
+    #[arg(long, env = "NEUTRINO_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// sqlite://PATH or postgres://USER@HOST/DB.
+    #[arg(long, env = "NEUTRINO_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Address of the identity (Keystone v3) API.
+    #[arg(long, env = "NEUTRINO_IDENTITY_LISTEN")]
+    pub identity_listen: Option<String>,
+    /// Address of the Network (Neutron v2.0) API.
+    #[arg(long, env = "NEUTRINO_NETWORK_LISTEN")]
+    pub network_listen: Option<String>,
+    /// Host name clients use to reach this server, for the service catalog
+    /// (defaults to the listen address).
+    #[arg(long, env = "NEUTRINO_PUBLIC_HOST")]
+    pub public_host: Option<String>,
+    /// File holding the token signing secret; created if missing. Servers
+    /// that share a database must share this file's content.
+    #[arg(long, env = "NEUTRINO_TOKEN_SECRET_FILE")]
+    pub token_secret_file: Option<PathBuf>,
+    /// Token lifetime in seconds.
+    #[arg(long, env = "NEUTRINO_TOKEN_TTL")]
+    pub token_ttl: Option<i64>,
+    /// Create or update the admin account with this password at start.
+    #[arg(long, env = "NEUTRINO_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// Name of the bootstrap admin user.
+    #[arg(long, env = "NEUTRINO_ADMIN_USER")]
+    pub admin_user: Option<String>,
+    /// Region name in the service catalog.
+    #[arg(long, env = "NEUTRINO_REGION")]
+    pub region: Option<String>,
+    /// Network type of tenant networks (geneve or vxlan).
+    #[arg(long, env = "NEUTRINO_TENANT_NETWORK_TYPE")]
+    pub tenant_network_type: Option<String>,
+    /// Range of segmentation ids for tenant networks, MIN:MAX.
+    #[arg(long, env = "NEUTRINO_TUNNEL_ID_RANGE")]
+    pub tunnel_id_range: Option<String>,
+    /// VLAN ranges per physical network, PHYSNET:MIN:MAX (repeatable).
+    #[arg(
+        long = "vlan-range",
+        env = "NEUTRINO_VLAN_RANGES",
+        value_delimiter = ','
+    )]
+    pub vlan_ranges: Vec<String>,
+    /// MTU of the physical fabric.
+    #[arg(long, env = "NEUTRINO_GLOBAL_PHYSNET_MTU")]
+    pub global_physnet_mtu: Option<i64>,
+    /// Domain used in port dns_assignment.
+    #[arg(long, env = "NEUTRINO_DNS_DOMAIN")]
+    pub dns_domain: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct UpArgs {
+    /// Directory holding all state: database, secrets, clouds.yaml.
+    #[arg(long, env = "NEUTRINO_DATA_DIR", default_value = "neutrino-data")]
+    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}

@@ -1,0 +1,177 @@
+//! Resolving flags, environment and the config file into one [`Settings`].
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use neutrino_api::NetworkConfig;
+use serde::Deserialize;
+
+use crate::cli::{ServeArgs, UpArgs};
+
+/// The config file: the long flag names, with dashes or underscores.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct FileConfig {
+    #[serde(alias = "database_url")]
+    database_url: Option<String>,
+    #[serde(alias = "identity_listen")]
+    identity_listen: Option<String>,
+    #[serde(alias = "network_listen")]
+    network_listen: Option<String>,
+    #[serde(alias = "public_host")]
+    public_host: Option<String>,
+    #[serde(alias = "token_secret_file")]
+    token_secret_file: Option<PathBuf>,
+    #[serde(alias = "token_ttl")]
+    token_ttl: Option<i64>,
+    #[serde(alias = "admin_password")]
+    admin_password: Option<String>,
+    #[serde(alias = "admin_user")]
+    admin_user: Option<String>,
+    region: Option<String>,
+    #[serde(alias = "tenant_network_type")]
+    tenant_network_type: Option<String>,
+    #[serde(alias = "tunnel_id_range")]
+    tunnel_id_range: Option<String>,
+    #[serde(alias = "vlan_ranges")]
+    vlan_ranges: Option<Vec<String>>,
+    #[serde(alias = "global_physnet_mtu")]
+    global_physnet_mtu: Option<i64>,
+    #[serde(alias = "dns_domain")]
+    dns_domain: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub identity_listen: String,
+    pub network_listen: String,
+    pub public_host: Option<String>,
+    pub token_secret_file: PathBuf,
+    pub token_ttl: i64,
+    pub admin_user: String,
+    pub admin_password: Option<String>,
+    pub region: String,
+    pub network: NetworkConfig,
+}
+
+fn parse_range(s: &str) -> anyhow::Result<(i64, i64)> {
+    let (a, b) = s
+        .split_once(':')
+        .with_context(|| format!("range {s:?} is not MIN:MAX"))?;
+    let (a, b): (i64, i64) = (a.trim().parse()?, b.trim().parse()?);
+    if a > b || a < 1 {
+        bail!("range {s:?} is empty or starts below 1");
+    }
+    Ok((a, b))
+}
+
+fn parse_vlan_range(s: &str) -> anyhow::Result<(String, i64, i64)> {
+    let (net, range) = s
+        .split_once(':')
+        .with_context(|| format!("VLAN range {s:?} is not PHYSNET:MIN:MAX"))?;
+    let (a, b) = parse_range(range)?;
+    if b > 4094 {
+        bail!("VLAN range {s:?} goes beyond 4094");
+    }
+    Ok((net.to_string(), a, b))
+}
+
+impl Settings {
+    pub fn resolve(args: &ServeArgs) -> anyhow::Result<Settings> {
+        Self::resolve_with_defaults(args, None)
+    }
+
+    pub fn resolve_up(up: &UpArgs) -> anyhow::Result<Settings> {
+        std::fs::create_dir_all(&up.data_dir)
+            .with_context(|| format!("cannot create data directory {}", up.data_dir.display()))?;
+        Self::resolve_with_defaults(&up.serve, Some(&up.data_dir))
+    }
+
+    fn resolve_with_defaults(
+        args: &ServeArgs,
+        data_dir: Option<&Path>,
+    ) -> anyhow::Result<Settings> {
+        let file: FileConfig = match &args.config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read {}", p.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("invalid config file {}", p.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let database_url = match (args.database_url.clone().or(file.database_url), data_dir) {
+            (Some(u), _) => u,
+            (None, Some(d)) => format!("sqlite://{}?mode=rwc", d.join("neutrino.db").display()),
+            (None, None) => bail!(
+                "--database-url (or NEUTRINO_DATABASE_URL, or database-url in the config file) is required"
+            ),
+        };
+        let token_secret_file = match (
+            args.token_secret_file.clone().or(file.token_secret_file),
+            data_dir,
+        ) {
+            (Some(p), _) => p,
+            (None, Some(d)) => d.join("token-secret"),
+            (None, None) => PathBuf::from("token-secret"),
+        };
+        let mut network = NetworkConfig::default();
+        if let Some(t) = args
+            .tenant_network_type
+            .clone()
+            .or(file.tenant_network_type)
+        {
+            if t != "geneve" && t != "vxlan" {
+                bail!("tenant network type must be geneve or vxlan, not {t:?}");
+            }
+            network.tenant_network_type = t;
+        }
+        if let Some(r) = args.tunnel_id_range.clone().or(file.tunnel_id_range) {
+            network.tunnel_id_range = parse_range(&r)?;
+        }
+        let vlans = if args.vlan_ranges.is_empty() {
+            file.vlan_ranges.unwrap_or_default()
+        } else {
+            args.vlan_ranges.clone()
+        };
+        network.vlan_ranges = vlans
+            .iter()
+            .map(|s| parse_vlan_range(s))
+            .collect::<anyhow::Result<_>>()?;
+        if let Some(m) = args.global_physnet_mtu.or(file.global_physnet_mtu) {
+            network.global_physnet_mtu = m;
+        }
+        if let Some(d) = args.dns_domain.clone().or(file.dns_domain) {
+            network.dns_domain = d.trim_end_matches('.').to_string();
+        }
+        Ok(Settings {
+            database_url,
+            identity_listen: args
+                .identity_listen
+                .clone()
+                .or(file.identity_listen)
+                .unwrap_or_else(|| "127.0.0.1:5000".into()),
+            network_listen: args
+                .network_listen
+                .clone()
+                .or(file.network_listen)
+                .unwrap_or_else(|| "127.0.0.1:9696".into()),
+            public_host: args.public_host.clone().or(file.public_host),
+            token_secret_file,
+            token_ttl: args.token_ttl.or(file.token_ttl).unwrap_or(3600),
+            admin_user: args
+                .admin_user
+                .clone()
+                .or(file.admin_user)
+                .unwrap_or_else(|| "admin".into()),
+            admin_password: args.admin_password.clone().or(file.admin_password),
+            region: args
+                .region
+                .clone()
+                .or(file.region)
+                .unwrap_or_else(|| "RegionOne".into()),
+            network,
+        })
+    }
+}

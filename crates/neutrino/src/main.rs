@@ -1,0 +1,26 @@
+//! The `neutrino` command: wiring only. Everything it runs lives in the
+//! library crates.
+
+mod cli;
+mod clouds;
+mod config;
+mod server;
+
+use clap::Parser;
+
+fn main() -> anyhow::Result<()> {
+    let cli = cli::Cli::parse();
+    server::init_logging(&cli.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            cli::Command::Serve(args) => server::serve(config::Settings::resolve(&args)?).await,
+            cli::Command::Up(up) => {
+                let settings = config::Settings::resolve_up(&up)?;
+                server::up(settings, &up).await
+            }
+        }
+    })
+}

@@ -1,0 +1,191 @@
+//! Starting the API servers: database, identity, listeners, shutdown.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use neutrino_api::{AppState, network_router, with_request_ids};
+use neutrino_identity::{BootstrapParams, CatalogConfig, Identity, IdentityConfig};
+use neutrino_store::Db;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::cli::UpArgs;
+use crate::clouds;
+use crate::config::Settings;
+
+pub fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NEUTRINO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    run(settings, None).await
+}
+
+/// `up`: everything `serve` does, plus an admin password kept in the data
+/// directory and a clouds.yaml written once the APIs accept requests.
+pub async fn up(mut settings: Settings, args: &UpArgs) -> anyhow::Result<()> {
+    let dir = &args.data_dir;
+    let clouds_path = dir.join("clouds.yaml");
+    // A stale file from an earlier run must not look like readiness.
+    let _ = std::fs::remove_file(&clouds_path);
+    if settings.admin_password.is_none() {
+        settings.admin_password = Some(stored_or_new_password(&dir.join("admin-password"))?);
+    }
+    run(settings, Some(dir)).await
+}
+
+fn stored_or_new_password(path: &Path) -> anyhow::Result<String> {
+    if let Ok(p) = std::fs::read_to_string(path) {
+        let p = p.trim().to_string();
+        if !p.is_empty() {
+            return Ok(p);
+        }
+    }
+    let password = uuid::Uuid::new_v4().simple().to_string();
+    clouds::write(path, &password).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(password)
+}
+
+/// The URL clients use for a listener: the public host if configured,
+/// else the bound address (loopback when bound to every address).
+fn public_url(settings: &Settings, addr: SocketAddr, suffix: &str) -> String {
+    let host = match &settings.public_host {
+        Some(h) => h.clone(),
+        None if addr.ip().is_unspecified() => "127.0.0.1".into(),
+        None => match addr.ip() {
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        },
+    };
+    format!("http://{host}:{}{suffix}", addr.port())
+}
+
+async fn run(settings: Settings, data_dir: Option<&Path>) -> anyhow::Result<()> {
+    let db = Db::connect(&settings.database_url).await.with_context(|| {
+        format!(
+            "cannot open the database at {}",
+            redact(&settings.database_url)
+        )
+    })?;
+    db.migrate().await.context("database migration failed")?;
+    tracing::info!(backend = db.backend_name(), "database ready");
+
+    let identity_listener = TcpListener::bind(&settings.identity_listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.identity_listen))?;
+    let network_listener = TcpListener::bind(&settings.network_listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.network_listen))?;
+    let identity_url = public_url(&settings, identity_listener.local_addr()?, "/v3");
+    let network_url = public_url(&settings, network_listener.local_addr()?, "/");
+
+    let secret = neutrino_identity::load_or_create_secret(&settings.token_secret_file)
+        .with_context(|| {
+            format!(
+                "cannot read or create {}",
+                settings.token_secret_file.display()
+            )
+        })?;
+    let identity = Identity::new(
+        db.clone(),
+        IdentityConfig {
+            token_secret: secret,
+            token_ttl_secs: settings.token_ttl,
+            cache_ttl_secs: 5,
+            catalog: CatalogConfig {
+                region: settings.region.clone(),
+                identity_url: identity_url.clone(),
+                network_url: network_url.clone(),
+                load_balancer_url: None,
+            },
+        },
+    );
+    if let Some(password) = &settings.admin_password {
+        identity
+            .bootstrap(&BootstrapParams {
+                admin_user: settings.admin_user.clone(),
+                admin_password: password.clone(),
+                region: settings.region.clone(),
+                ..BootstrapParams::default()
+            })
+            .await
+            .context("bootstrap of the admin account failed")?;
+    }
+
+    let mut network_config = settings.network.clone();
+    network_config.identity_url = identity_url.clone();
+    let state = AppState {
+        db: db.clone(),
+        identity: identity.clone(),
+        config: Arc::new(network_config),
+    };
+    let identity_app = with_request_ids(identity.router());
+    let network_app = with_request_ids(network_router(state));
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let identity_server = tokio::spawn(
+        axum::serve(identity_listener, identity_app)
+            .with_graceful_shutdown(wait(stop_rx.clone()))
+            .into_future(),
+    );
+    let network_server = tokio::spawn(
+        axum::serve(network_listener, network_app)
+            .with_graceful_shutdown(wait(stop_rx.clone()))
+            .into_future(),
+    );
+    tracing::info!(identity = %identity_url, network = %network_url, "serving");
+
+    if let (Some(dir), Some(password)) = (data_dir, &settings.admin_password) {
+        let text = clouds::render(&clouds::CloudEntry {
+            auth_url: &identity_url,
+            username: &settings.admin_user,
+            password,
+            project: "admin",
+            region: &settings.region,
+        });
+        let path = dir.join("clouds.yaml");
+        clouds::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+        tracing::info!(path = %path.display(), "clouds.yaml written; use OS_CLOUD=neutrino");
+    }
+
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT received, shutting down"),
+    }
+    let _ = stop_tx.send(true);
+    identity_server.await??;
+    network_server.await??;
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Hides a password in a database URL for log and error messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}

@@ -1,0 +1,20 @@
+//! Every SQL statement Neutrino runs lives in this crate.
+//!
+//! [`db`] holds the two-backend abstraction; one module per resource family
+//! holds its queries. Callers outside this crate never see SQL.
+
+pub mod db;
+mod error;
+pub mod networks;
+pub mod ports;
+mod rows;
+pub mod subnets;
+pub mod tags;
+
+pub use db::{Db, Target, Tx};
+pub use error::StoreError;
+
+/// Current time as Neutron renders it: `2026-11-22T01:56:22Z`.
+pub fn now_timestamp() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
