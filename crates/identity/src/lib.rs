@@ -6,6 +6,7 @@
 //! [`AuthContext`] for each token it sees ([`Identity::validate`]).
 
 mod authn;
+mod bootstrap;
 mod cache;
 mod catalog;
 mod config;
@@ -93,7 +94,7 @@ impl Identity {
     /// `admin` and `service` projects and the admin user. Idempotent; a new
     /// password replaces the old one.
     pub async fn bootstrap(&self, p: &BootstrapParams) -> Result<BootstrapOutcome, IdentityError> {
-        authn::bootstrap(&self.inner, p).await
+        bootstrap::bootstrap(&self.inner, p).await
     }
 
     /// Validates a token for the network API: signature, expiry, revocation,

@@ -204,7 +204,7 @@ async fn domain_lifecycle(h: &Harness) {
         .get("/v3/domains?name=dom", &h.admin)
         .await
         .expect(StatusCode::OK);
-    assert_eq!(ids(&list["domains"]), [id.clone()]);
+    assert_eq!(ids(&list["domains"]), [id.as_str()]);
     let list = h
         .get("/v3/domains?name=Default", &h.admin)
         .await
@@ -296,7 +296,7 @@ async fn project_fields_and_filters(h: &Harness) {
         .get(&format!("/v3/projects?parent_id={id}"), &h.admin)
         .await
         .expect(StatusCode::OK);
-    assert_eq!(ids(&list["projects"]), [child_id.clone()]);
+    assert_eq!(ids(&list["projects"]), [child_id.as_str()]);
     h.delete(&format!("/v3/projects/{id}"), &h.admin)
         .await
         .expect(StatusCode::FORBIDDEN);
@@ -305,7 +305,7 @@ async fn project_fields_and_filters(h: &Harness) {
         .get("/v3/projects?name=proj", &h.admin)
         .await
         .expect(StatusCode::OK);
-    assert_eq!(ids(&list["projects"]), [id.clone()]);
+    assert_eq!(ids(&list["projects"]), [id.as_str()]);
     let list = h
         .get("/v3/projects?domain_id=default", &h.admin)
         .await
@@ -329,7 +329,7 @@ async fn project_fields_and_filters(h: &Harness) {
         .get("/v3/projects?enabled=false", &h.admin)
         .await
         .expect(StatusCode::OK);
-    assert_eq!(ids(&list["projects"]), [id.clone()]);
+    assert_eq!(ids(&list["projects"]), [id.as_str()]);
     h.delete(&format!("/v3/projects/{child_id}"), &h.admin)
         .await
         .expect(StatusCode::NO_CONTENT);
@@ -380,7 +380,7 @@ async fn users_never_show_passwords(h: &Harness) {
         .get("/v3/users?name=u1", &h.admin)
         .await
         .expect(StatusCode::OK);
-    assert_eq!(ids(&list["users"]), [id.clone()]);
+    assert_eq!(ids(&list["users"]), [id.as_str()]);
     check(&list);
     let updated = h
         .patch(
@@ -445,7 +445,7 @@ async fn role_crud_and_inference_rules(h: &Harness) {
         .get("/v3/roles?name=watcher", &h.admin)
         .await
         .expect(StatusCode::OK);
-    assert_eq!(ids(&list["roles"]), [id.clone()]);
+    assert_eq!(ids(&list["roles"]), [id.as_str()]);
 
     let rules = h
         .get("/v3/role_inferences", &h.admin)
@@ -526,7 +526,7 @@ async fn assignment_checks_and_listing(h: &Harness) {
         )
         .await
         .expect(StatusCode::OK);
-    assert_eq!(ids(&roles["roles"]), [member.clone()]);
+    assert_eq!(ids(&roles["roles"]), [member.as_str()]);
     assert_eq!(roles["roles"][0]["name"], "member");
     // Unknown pieces: 404.
     h.put(
@@ -551,7 +551,7 @@ async fn assignment_checks_and_listing(h: &Harness) {
         .get(&format!("/v3/users/{user}/projects"), &h.admin)
         .await
         .expect(StatusCode::OK);
-    assert_eq!(ids(&projects["projects"]), [project.clone()]);
+    assert_eq!(ids(&projects["projects"]), [project.as_str()]);
     h.delete(&path, &h.admin)
         .await
         .expect(StatusCode::NO_CONTENT);
@@ -569,7 +569,7 @@ async fn assignment_checks_and_listing(h: &Harness) {
         .get(&format!("/v3/domains/default/users/{user}/roles"), &h.admin)
         .await
         .expect(StatusCode::OK);
-    assert_eq!(ids(&roles["roles"]), [member.clone()]);
+    assert_eq!(ids(&roles["roles"]), [member.as_str()]);
     let spath = format!("/v3/system/users/{user}/roles/{member}");
     h.put(&spath, &h.admin).await.expect(StatusCode::NO_CONTENT);
     let auth = json!({"identity": {"methods": ["password"], "password": {"user": {"id": user, "password": "pw"}}},

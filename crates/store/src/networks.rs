@@ -218,9 +218,22 @@ async fn fill(db: &Db, mut nets: Vec<Network>) -> Result<Vec<Network>, StoreErro
     if nets.is_empty() {
         return Ok(nets);
     }
-    let mut tag_map = tags::for_type(db, "networks").await?;
-    let subnets: Vec<(String, String)> = dispatch!(db.read(), c =>
-        sqlx::query_as("SELECT network_id, id FROM subnets ORDER BY created_at, id").fetch_all(c).await)?;
+    let ids: Vec<String> = nets.iter().map(|n| n.id.clone()).collect();
+    let mut tag_map = tags::for_some(db, "networks", &ids).await?;
+    let few = ids.len() <= 50;
+    let sql = if few {
+        format!(
+            "SELECT network_id, id FROM subnets WHERE network_id IN ({}) ORDER BY created_at, id",
+            placeholders(1, ids.len())
+        )
+    } else {
+        "SELECT network_id, id FROM subnets ORDER BY created_at, id".to_string()
+    };
+    let subnets: Vec<(String, String)> = dispatch!(db.read(), c => {
+        let mut q = sqlx::query_as(trusted(&sql));
+        if few { for i in &ids { q = q.bind(i); } }
+        q.fetch_all(c).await
+    })?;
     let mut by_net: std::collections::HashMap<String, Vec<String>> =
         std::collections::HashMap::new();
     for (net, id) in subnets {

@@ -283,7 +283,7 @@ pub async fn list(db: &Db, q: &PortQuery) -> Result<Vec<Port>, StoreError> {
     for (port, sg) in sgs {
         sg_map.entry(port).or_default().push(sg);
     }
-    let mut tag_map = tags::for_type(db, "ports").await?;
+    let mut tag_map = tags::for_some(db, "ports", &ids).await?;
     for p in &mut ports {
         p.fixed_ips = ip_map.remove(&p.id).unwrap_or_default();
         p.security_groups = sg_map.remove(&p.id).unwrap_or_default();

@@ -19,6 +19,45 @@ pub async fn for_type(
     Ok(out)
 }
 
+/// Tags of the given resources, by id. Used instead of [`for_type`] when
+/// only a handful of resources are wanted, so one read does not scan them all.
+pub async fn for_ids(
+    db: &Db,
+    resource_type: &str,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<String>>, StoreError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "SELECT resource_id, tag FROM tags WHERE resource_type = $1 AND resource_id IN ({}) ORDER BY resource_id, tag",
+        crate::rows::placeholders(2, ids.len())
+    );
+    let rows: Vec<(String, String)> = dispatch!(db.read(), c => {
+        let mut q = sqlx::query_as(crate::rows::trusted(&sql)).bind(resource_type);
+        for i in ids { q = q.bind(i); }
+        q.fetch_all(c).await
+    })?;
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for (id, tag) in rows {
+        out.entry(id).or_default().push(tag);
+    }
+    Ok(out)
+}
+
+/// [`for_ids`] for short lists, [`for_type`] otherwise.
+pub async fn for_some(
+    db: &Db,
+    resource_type: &str,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<String>>, StoreError> {
+    if ids.len() <= 50 {
+        for_ids(db, resource_type, ids).await
+    } else {
+        for_type(db, resource_type).await
+    }
+}
+
 pub async fn get(db: &Db, resource_type: &str, id: &str) -> Result<Vec<String>, StoreError> {
     Ok(dispatch!(db.read(), c => sqlx::query_scalar(
         "SELECT tag FROM tags WHERE resource_type = $1 AND resource_id = $2 ORDER BY tag")

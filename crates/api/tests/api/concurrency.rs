@@ -101,3 +101,56 @@ async fn racing_networks_get_distinct_segments() {
         );
     }
 }
+
+#[tokio::test]
+async fn two_api_servers_on_one_database_never_share_an_address() {
+    for c in support::backends().await {
+        let net = c.network(&c.alice, "replicas").await;
+        c.subnet(
+            &c.alice,
+            &net,
+            "10.6.0.0/24",
+            json!({"allocation_pools": [{"start": "10.6.0.10", "end": "10.6.0.29"}]}),
+        )
+        .await;
+        let replica = c.replica().await;
+        let body = json!({"port": {"network_id": net["id"]}});
+        let tasks: Vec<_> = (0..30)
+            .map(|i| {
+                let app = if i % 2 == 0 {
+                    c.app.clone()
+                } else {
+                    replica.clone()
+                };
+                let req = request("POST", "/v2.0/ports", Some(&c.alice), Some(body.clone()));
+                tokio::spawn(async move { send(&app, req).await })
+            })
+            .collect();
+        let mut ips = HashSet::new();
+        let mut conflicts = 0;
+        for t in tasks {
+            let (status, _, b) = t.await.expect("task");
+            match status.as_u16() {
+                201 => assert!(
+                    ips.insert(
+                        b["port"]["fixed_ips"][0]["ip_address"]
+                            .as_str()
+                            .expect("ip")
+                            .to_string()
+                    ),
+                    "duplicate address: {b}"
+                ),
+                409 => conflicts += 1,
+                other => panic!("[{}] unexpected {other}: {b}", c.backend),
+            }
+        }
+        assert_eq!(
+            ips.len(),
+            20,
+            "[{}] both servers together hand out every address once",
+            c.backend
+        );
+        assert_eq!(conflicts, 10);
+        assert_eq!(c.count("ip_allocations").await, 20);
+    }
+}

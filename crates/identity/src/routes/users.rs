@@ -109,10 +109,6 @@ fn merge_extra(stored: &str, u: &Map<String, Value>) -> String {
     Value::Object(extra).to_string()
 }
 
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
 async fn list(
     State(inner): AppState,
     headers: HeaderMap,
@@ -208,7 +204,7 @@ async fn update(
     if let Some(p) = password_field(u)? {
         row.password_hash = Some(password::hash(&p).await?);
         // Keystone revokes a user's tokens when the password changes.
-        row.revoked_before = now();
+        row.revoked_before = crate::authn::now();
     }
     row.extra = merge_extra(&row.extra, u);
     match store::update_user(&inner.db, &row).await {
@@ -260,7 +256,7 @@ async fn change_password(
         return Err(IdentityError::unauthorized());
     };
     row.password_hash = Some(password::hash(&new).await?);
-    row.revoked_before = now();
+    row.revoked_before = crate::authn::now();
     store::update_user(&inner.db, row).await?;
     inner.cache.clear();
     Ok(StatusCode::NO_CONTENT)

@@ -27,7 +27,26 @@ pub struct Cloud {
     pub reader: String,
     pub alice_project: String,
     pub bob_project: String,
+    /// Where the database lives, for starting a second API server on it.
+    pub url: String,
     _dir: Option<tempfile::TempDir>,
+}
+
+const SECRET: &[u8] = b"test-secret-test-secret-test-sec";
+
+fn identity_for(db: Db) -> Identity {
+    Identity::new(
+        db,
+        IdentityConfig::new(
+            SECRET.to_vec(),
+            CatalogConfig {
+                region: "RegionOne".into(),
+                identity_url: "http://127.0.0.1:5000/v3".into(),
+                network_url: "http://127.0.0.1:9696/".into(),
+                load_balancer_url: None,
+            },
+        ),
+    )
 }
 
 pub fn config() -> NetworkConfig {
@@ -40,23 +59,13 @@ pub fn config() -> NetworkConfig {
 
 async fn build(
     db: Db,
+    url: String,
     backend: &'static str,
     dir: Option<tempfile::TempDir>,
     cfg: NetworkConfig,
 ) -> Cloud {
     db.migrate().await.expect("migrations apply");
-    let identity = Identity::new(
-        db.clone(),
-        IdentityConfig::new(
-            b"test-secret-test-secret-test-sec".to_vec(),
-            CatalogConfig {
-                region: "RegionOne".into(),
-                identity_url: "http://127.0.0.1:5000/v3".into(),
-                network_url: "http://127.0.0.1:9696/".into(),
-                load_balancer_url: None,
-            },
-        ),
-    );
+    let identity = identity_for(db.clone());
     identity
         .bootstrap(&BootstrapParams {
             admin_password: "secret".into(),
@@ -85,6 +94,7 @@ async fn build(
         reader: String::new(),
         alice_project: String::new(),
         bob_project: String::new(),
+        url,
         _dir: dir,
     };
     cloud.alice_project = cloud.add_user("alice", "alpha", "member", None).await;
@@ -111,10 +121,9 @@ async fn build(
 
 pub async fn sqlite_with(cfg: NetworkConfig) -> Cloud {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = Db::connect(&neutrino_testkit::sqlite_url(dir.path()))
-        .await
-        .expect("sqlite");
-    build(db, "sqlite", Some(dir), cfg).await
+    let url = neutrino_testkit::sqlite_url(dir.path());
+    let db = Db::connect(&url).await.expect("sqlite");
+    build(db, url, "sqlite", Some(dir), cfg).await
 }
 
 pub async fn postgres_with(cfg: NetworkConfig) -> Option<Cloud> {
@@ -122,7 +131,7 @@ pub async fn postgres_with(cfg: NetworkConfig) -> Option<Cloud> {
         .await
         .expect("postgres configured but unusable")?;
     let db = Db::connect(&url).await.expect("postgres");
-    Some(build(db, "postgres", None, cfg).await)
+    Some(build(db, url, "postgres", None, cfg).await)
 }
 
 /// The same cloud on every backend available to this run.
@@ -177,6 +186,18 @@ pub fn request(
 }
 
 impl Cloud {
+    /// Another API server over the same database (its own pools), as a
+    /// second replica of `neutrino serve` would be.
+    pub async fn replica(&self) -> Router {
+        let db = Db::connect(&self.url).await.expect("second connection");
+        let identity = identity_for(db.clone());
+        network_router(AppState {
+            db,
+            identity,
+            config: Arc::new(config()),
+        })
+    }
+
     /// Calls the Network API.
     pub async fn call(
         &self,

@@ -1,0 +1,319 @@
+#!/usr/bin/env bash
+# Run the upstream tempest Network API tests for networks, subnets and ports against
+# a throwaway `neutrino up`, and summarise the result.
+#
+#   1. a venv with tempest from PyPI (pinned by scripts/tempest-constraints.txt);
+#      skipped when its stamp matches the constraints file
+#   2. cargo build -p neutrino
+#   3. neutrino up in a temporary directory, on two free loopback ports
+#   4. a flat external network "public" (+ IPv4/IPv6 subnets) for the tests that
+#      look for one, and a tempest workspace + tempest.conf for this cloud
+#   5. tempest run: scripts/conformance/include.txt minus scripts/conformance/exclude.txt,
+#      time-bounded, concurrency 2
+#   6. prints `conformance: N passed, N failed, N skipped`, stops neutrino
+#
+# Results: target/conformance/ — results.subunit (subunit v2), failed.txt,
+# summary.txt, tempest.log, neutrino.log, the workspace (workspace/etc/tempest.conf).
+#
+# Exit code: 0 when the run completed (test failures are reported, not fatal),
+# 1 with CONFORMANCE_STRICT=1 and any failed test, 2 when setup failed.
+#
+# Environment:
+#   CONFORMANCE_VENV         tempest venv                  (default <repo>/.venv-tempest)
+#   CONFORMANCE_PYTHON       interpreter creating the venv (default python3)
+#   CONFORMANCE_CONCURRENCY  tempest workers               (default 2)
+#   CONFORMANCE_TIMEOUT      seconds for the whole tempest run (default 1800)
+#   CONFORMANCE_REGEX        run only tests matching this regex (within the selection)
+#   CONFORMANCE_STRICT=1     exit 1 when a test failed
+#   CONFORMANCE_NEUTRINO_BIN use this binary instead of building one
+#   OS_TEST_TIMEOUT          seconds per test (default 300)
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="${CONFORMANCE_VENV:-$ROOT/.venv-tempest}"
+PYTHON="${CONFORMANCE_PYTHON:-python3}"
+CONSTRAINTS="$ROOT/scripts/tempest-constraints.txt"
+INCLUDE="$ROOT/scripts/conformance/include.txt"
+EXCLUDE="$ROOT/scripts/conformance/exclude.txt"
+CONC="${CONFORMANCE_CONCURRENCY:-2}"
+RUN_TIMEOUT="${CONFORMANCE_TIMEOUT:-1800}"
+export OS_TEST_TIMEOUT="${OS_TEST_TIMEOUT:-300}"
+OUT="$ROOT/target/conformance"
+WS="$OUT/workspace"
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 DEBIAN_FRONTEND=noninteractive
+
+T0=$SECONDS
+log() { echo "[conformance +$((SECONDS - T0))s] $*" >&2; }
+die() { echo "[conformance] SETUP FAILED: $*" >&2; exit 2; }
+
+# ------------------------------------------------------------------ 1. tempest venv
+sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi; }
+install_venv() {
+  if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    log "apt: installing python3-venv"
+    sudo_ apt-get update -qq >/dev/null && sudo_ apt-get install -y -qq python3-venv >/dev/null \
+      || die "cannot install python3-venv"
+  fi
+  local stamp="$VENV/.conformance-installed" want
+  want="$(md5sum < "$CONSTRAINTS")"
+  if [ -x "$VENV/bin/tempest" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    return 0
+  fi
+  log "installing tempest into $VENV"
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV" || die "cannot create venv $VENV"
+  local attempt
+  for attempt in 1 2 3; do
+    if "$VENV/bin/pip" install -q -c "$CONSTRAINTS" tempest; then
+      echo "$want" > "$stamp"
+      return 0
+    fi
+    log "pip install failed (attempt $attempt)"; sleep 10
+  done
+  die "pip install tempest failed"
+}
+mkdir -p "$(dirname "$VENV")"
+exec 9>"${TMPDIR:-/tmp}/neutrino-conformance.$(printf '%s' "$VENV" | cksum | cut -d' ' -f1).lock"
+flock 9
+install_venv
+flock -u 9
+PY="$VENV/bin/python"
+log "tempest $("$VENV/bin/pip" show tempest 2>/dev/null | sed -n 's/^Version: //p')"
+
+# ------------------------------------------------------------------ 2. neutrino binary
+if [ -n "${CONFORMANCE_NEUTRINO_BIN:-}" ]; then
+  BIN="$CONFORMANCE_NEUTRINO_BIN"
+else
+  log "cargo build -p neutrino"
+  cargo build -q -p neutrino || die "cargo build -p neutrino failed"
+  BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/neutrino"
+fi
+[ -x "$BIN" ] || die "no neutrino binary at $BIN"
+
+# ------------------------------------------------------------------ 3. neutrino up
+rm -rf "$OUT"; mkdir -p "$OUT"
+DATA="$(mktemp -d "${TMPDIR:-/tmp}/neutrino-conformance.XXXXXX")"
+NPID=""
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ -n "$NPID" ] && kill -0 "$NPID" 2>/dev/null; then
+    kill -TERM "$NPID" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$NPID" 2>/dev/null || break; sleep 0.2; done
+    kill -0 "$NPID" 2>/dev/null && kill -KILL "$NPID" 2>/dev/null
+    wait "$NPID" 2>/dev/null
+  fi
+  rm -rf "$DATA"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+read -r IPORT NPORT < <("$PY" -c '
+import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*(x.getsockname()[1] for x in s))') || die "no free ports"
+log "neutrino up (identity 127.0.0.1:$IPORT, network 127.0.0.1:$NPORT, data $DATA)"
+"$BIN" up --data-dir "$DATA" --identity-listen "127.0.0.1:$IPORT" \
+  --network-listen "127.0.0.1:$NPORT" > "$OUT/neutrino.log" 2>&1 < /dev/null &
+NPID=$!
+for _ in $(seq 1 120); do
+  [ -s "$DATA/clouds.yaml" ] && [ -s "$DATA/admin-password" ] && break
+  kill -0 "$NPID" 2>/dev/null || die "neutrino exited early; see $OUT/neutrino.log"
+  sleep 0.5
+done
+[ -s "$DATA/clouds.yaml" ] || die "neutrino not ready after 60s; see $OUT/neutrino.log"
+AUTH_URL="http://127.0.0.1:$IPORT/v3"
+ADMIN_PASSWORD="$(cat "$DATA/admin-password")"
+ADMIN_USER="$(sed -n "s/^ *username: *'\{0,1\}\([^']*\)'\{0,1\}$/\1/p" "$DATA/clouds.yaml" | head -1)"
+ADMIN_PROJECT="$(sed -n "s/^ *project_name: *'\{0,1\}\([^']*\)'\{0,1\}$/\1/p" "$DATA/clouds.yaml" | head -1)"
+REGION="$(sed -n "s/^ *region_name: *'\{0,1\}\([^']*\)'\{0,1\}$/\1/p" "$DATA/clouds.yaml" | head -1)"
+: "${ADMIN_USER:=admin}" "${ADMIN_PROJECT:=admin}" "${REGION:=RegionOne}"
+
+# ------------------------------------------------------------------ 4. cloud discovery + tempest.conf
+# Plain HTTP (stdlib) so the discovery does not depend on an SDK: an admin token, the
+# network endpoint from the catalog, the extension list, and the public network.
+DISCOVERY="$(AUTH_URL="$AUTH_URL" OS_USERNAME="$ADMIN_USER" OS_PASSWORD="$ADMIN_PASSWORD" \
+  OS_PROJECT_NAME="$ADMIN_PROJECT" OUT="$OUT" "$PY" - <<'PYEOF'
+import json, os, urllib.request
+
+def call(method, url, body=None, token=None):
+    req = urllib.request.Request(url, method=method,
+                                 data=json.dumps(body).encode() if body is not None else None)
+    req.add_header("Content-Type", "application/json")
+    req.add_header("Accept", "application/json")
+    if token:
+        req.add_header("X-Auth-Token", token)
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return r.headers, (json.loads(r.read() or b"null"))
+
+auth = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": os.environ["OS_USERNAME"], "domain": {"id": "default"},
+            "password": os.environ["OS_PASSWORD"]}}},
+        "scope": {"project": {"name": os.environ["OS_PROJECT_NAME"],
+                              "domain": {"id": "default"}}}}}
+headers, body = call("POST", os.environ["AUTH_URL"] + "/auth/tokens", auth)
+token = headers["X-Subject-Token"]
+net_url = next(e["url"] for s in body["token"]["catalog"] if s["type"] == "network"
+               for e in s["endpoints"] if e["interface"] == "public").rstrip("/")
+v2 = net_url + "/v2.0"
+exts = sorted(e["alias"] for e in call("GET", v2 + "/extensions", token=token)[1]["extensions"])
+net = call("POST", v2 + "/networks", {"network": {
+    "name": "public", "router:external": True, "shared": False,
+    "provider:network_type": "flat", "provider:physical_network": "public"}}, token)[1]["network"]
+call("POST", v2 + "/subnets", {"subnet": {
+    "network_id": net["id"], "name": "public-subnet", "ip_version": 4,
+    "cidr": "172.24.4.0/24", "gateway_ip": "172.24.4.1", "enable_dhcp": False,
+    "allocation_pools": [{"start": "172.24.4.10", "end": "172.24.4.250"}]}}, token)
+call("POST", v2 + "/subnets", {"subnet": {
+    "network_id": net["id"], "name": "public-subnet-v6", "ip_version": 6,
+    "cidr": "2001:db8::/64", "gateway_ip": "2001:db8::2", "enable_dhcp": False}}, token)
+with open(os.path.join(os.environ["OUT"], "extensions.txt"), "w") as f:
+    f.write("\n".join(exts) + "\n")
+print(f"PUBLIC_NET_ID={net['id']}")
+print(f"EXTS={','.join(exts)}")
+PYEOF
+)" || die "cloud discovery failed (neutrino log: $OUT/neutrino.log)"
+eval "$DISCOVERY"
+[ -n "${PUBLIC_NET_ID:-}" ] && [ -n "${EXTS:-}" ] || die "cloud discovery returned nothing"
+log "extensions: $EXTS"
+
+"$VENV/bin/tempest" init "$WS" > /dev/null || die "tempest init failed"
+mkdir -p "$WS/tmp" "$WS/lock"
+# Feature flags say what Neutrino has: no routers/floating IPs/security groups yet
+# (their extensions are absent, so the tests that need them skip), no other services.
+cat > "$WS/etc/tempest.conf" <<EOF
+[DEFAULT]
+log_file = tempest.log
+debug = true
+
+[auth]
+use_dynamic_credentials = true
+tempest_roles = member
+admin_username = $ADMIN_USER
+admin_password = $ADMIN_PASSWORD
+admin_project_name = $ADMIN_PROJECT
+admin_domain_name = Default
+# Isolated networks need a router to reach the public network: no routers yet.
+create_isolated_networks = false
+
+[identity]
+uri_v3 = $AUTH_URL
+auth_version = v3
+region = $REGION
+v3_endpoint_type = public
+admin_role = admin
+default_domain_id = default
+
+[identity-feature-enabled]
+api_v2 = false
+api_v3 = true
+
+[service_available]
+neutron = true
+nova = false
+glance = false
+cinder = false
+swift = false
+horizon = false
+heat = false
+designate = false
+barbican = false
+placement = false
+load_balancer = false
+
+[network]
+region = $REGION
+endpoint_type = public
+public_network_id = $PUBLIC_NET_ID
+floating_network_name = public
+project_network_cidr = 10.100.0.0/16
+project_network_mask_bits = 28
+project_network_v6_cidr = 2001:db8:8000::/48
+project_network_v6_mask_bits = 64
+build_timeout = 60
+build_interval = 1
+
+[network-feature-enabled]
+api_extensions = $EXTS
+ipv6 = true
+ipv6_subnet_attributes = true
+port_security = true
+floating_ips = false
+port_admin_state_change = true
+
+[oslo_concurrency]
+lock_path = $WS/lock
+
+[validation]
+run_validation = false
+
+[enforce_scope]
+neutron = true
+keystone = true
+EOF
+
+# ------------------------------------------------------------------ 5. tempest run
+args=(--config-file "$WS/etc/tempest.conf" --include-list "$INCLUDE" --exclude-list "$EXCLUDE"
+      --concurrency "$CONC" --subunit)
+[ -n "${CONFORMANCE_REGEX:-}" ] && args+=(--regex "$CONFORMANCE_REGEX")
+log "tempest run (concurrency $CONC, bound ${RUN_TIMEOUT}s)"
+t1=$SECONDS
+( cd "$WS" && TMPDIR="$WS/tmp" timeout --signal=TERM --kill-after=30 "$RUN_TIMEOUT" \
+    "$VENV/bin/tempest" run "${args[@]}" ) > "$OUT/results.subunit" 2> "$OUT/tempest-run.stderr"
+rc=$?
+note=""
+if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then note=" (TIMED OUT after ${RUN_TIMEOUT}s)"; fi
+cp "$WS/tempest.log" "$OUT/tempest.log" 2>/dev/null
+
+# ------------------------------------------------------------------ 6. summary
+SUMMARY="$("$PY" - "$OUT/results.subunit" "$OUT/failed.txt" <<'PYEOF'
+import collections, sys
+import subunit, testtools
+
+final, starts = {}, set()
+
+class Collector(testtools.StreamResult):
+    def status(self, test_id=None, test_status=None, **kw):
+        if not test_id:
+            return
+        if test_status == "inprogress":
+            starts.add(test_id)
+        elif test_status in ("success", "fail", "skip", "xfail", "uxsuccess"):
+            final[test_id] = test_status
+
+with open(sys.argv[1], "rb") as f:
+    r = Collector()
+    r.startTestRun()
+    try:
+        subunit.ByteStreamToStreamResult(f, non_subunit_name="stdout").run(r)
+    except Exception as e:  # a truncated stream from a timed-out run
+        print(f"# warning: subunit stream ended abnormally: {e}", file=sys.stderr)
+    r.stopTestRun()
+c = collections.Counter(final.values())
+unfinished = sorted(t for t in starts if t not in final)
+failed = sorted(t for t, s in final.items() if s in ("fail", "uxsuccess"))
+with open(sys.argv[2], "w") as f:
+    for t in failed:
+        f.write(t + "\n")
+    for t in unfinished:
+        f.write(t + "  # unfinished\n")
+print(f"{c['success'] + c['xfail']} {len(failed) + len(unfinished)} {c['skip']}")
+PYEOF
+)" || die "cannot read $OUT/results.subunit"
+read -r NPASS NFAIL NSKIP <<< "$SUMMARY"
+if [ $((NPASS + NFAIL + NSKIP)) -eq 0 ]; then
+  tail -20 "$OUT/tempest-run.stderr" >&2
+  die "tempest ran no test (rc $rc); see $OUT/tempest-run.stderr"
+fi
+{
+  echo "tempest run: rc $rc, wall $((SECONDS - t1))s$note, concurrency $CONC"
+  echo "conformance: $NPASS passed, $NFAIL failed, $NSKIP skipped"
+} > "$OUT/summary.txt"
+[ -s "$OUT/failed.txt" ] && { echo "failed tests:"; sed 's/^/  /' "$OUT/failed.txt"; } >&2
+log "results in $OUT$note"
+echo "conformance: $NPASS passed, $NFAIL failed, $NSKIP skipped"
+if [ "${CONFORMANCE_STRICT:-0}" = 1 ] && [ "$NFAIL" -gt 0 ]; then exit 1; fi
+exit 0
