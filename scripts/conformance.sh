@@ -24,6 +24,8 @@
 #   CONFORMANCE_CONCURRENCY  tempest workers               (default 2)
 #   CONFORMANCE_TIMEOUT      seconds for the whole tempest run (default 1800)
 #   CONFORMANCE_REGEX        run only tests matching this regex (within the selection)
+#   CONFORMANCE_INCLUDE / CONFORMANCE_EXCLUDE  other stestr include/exclude list files
+#                            (e.g. for neutron_tempest_plugin, when installed in the venv)
 #   CONFORMANCE_STRICT=1     exit 1 when a test failed
 #   CONFORMANCE_NEUTRINO_BIN use this binary instead of building one
 #   OS_TEST_TIMEOUT          seconds per test (default 300)
@@ -34,8 +36,8 @@ cd "$ROOT"
 VENV="${CONFORMANCE_VENV:-$ROOT/.venv-tempest}"
 PYTHON="${CONFORMANCE_PYTHON:-python3}"
 CONSTRAINTS="$ROOT/scripts/tempest-constraints.txt"
-INCLUDE="$ROOT/scripts/conformance/include.txt"
-EXCLUDE="$ROOT/scripts/conformance/exclude.txt"
+INCLUDE="${CONFORMANCE_INCLUDE:-$ROOT/scripts/conformance/include.txt}"
+EXCLUDE="${CONFORMANCE_EXCLUDE:-$ROOT/scripts/conformance/exclude.txt}"
 CONC="${CONFORMANCE_CONCURRENCY:-2}"
 RUN_TIMEOUT="${CONFORMANCE_TIMEOUT:-1800}"
 export OS_TEST_TIMEOUT="${OS_TEST_TIMEOUT:-300}"
@@ -180,7 +182,9 @@ eval "$DISCOVERY"
 [ -n "${PUBLIC_NET_ID:-}" ] && [ -n "${EXTS:-}" ] || die "cloud discovery returned nothing"
 log "extensions: $EXTS"
 
-"$VENV/bin/tempest" init "$WS" > /dev/null || die "tempest init failed"
+# A registry file of our own: tempest init refuses a name already in ~/.tempest/workspace.yaml.
+"$VENV/bin/tempest" init --name neutrino-conformance --workspace-path "$OUT/workspace.yaml" "$WS" \
+  > "$OUT/tempest-init.log" 2>&1 || die "tempest init failed: $(tail -3 "$OUT/tempest-init.log")"
 mkdir -p "$WS/tmp" "$WS/lock"
 # Feature flags say what Neutrino has: no routers/floating IPs/security groups yet
 # (their extensions are absent, so the tests that need them skip), no other services.
@@ -244,6 +248,12 @@ port_security = true
 floating_ips = false
 port_admin_state_change = true
 
+[neutron_plugin_options]
+available_type_drivers = flat,vlan,vxlan,geneve
+provider_vlans = foo,
+provider_net_base_segm_id = 1
+specify_floating_ip_address_available = false
+
 [oslo_concurrency]
 lock_path = $WS/lock
 
@@ -256,21 +266,29 @@ keystone = true
 EOF
 
 # ------------------------------------------------------------------ 5. tempest run
-args=(--config-file "$WS/etc/tempest.conf" --include-list "$INCLUDE" --exclude-list "$EXCLUDE"
-      --concurrency "$CONC" --subunit)
-[ -n "${CONFORMANCE_REGEX:-}" ] && args+=(--regex "$CONFORMANCE_REGEX")
-log "tempest run (concurrency $CONC, bound ${RUN_TIMEOUT}s)"
+# The selection as an explicit list (stestr ORs --regex with an include list, so
+# CONFORMANCE_REGEX narrows the list here instead).
+( cd "$WS" && "$VENV/bin/tempest" run --config-file "$WS/etc/tempest.conf" \
+    --include-list "$INCLUDE" --exclude-list "$EXCLUDE" --list-tests ) \
+  > "$OUT/tempest-list.out" 2>&1 || die "tempest cannot list tests: $(tail -5 "$OUT/tempest-list.out")"
+grep -E '^[a-z_]+(\.[A-Za-z0-9_]+)+\[' "$OUT/tempest-list.out" | grep -E -- "${CONFORMANCE_REGEX:-.}" > "$OUT/selected.txt"
+[ -s "$OUT/selected.txt" ] || die "no test selected (see $OUT/tempest-list.out)"
+log "tempest run: $(wc -l < "$OUT/selected.txt") tests, concurrency $CONC, bound ${RUN_TIMEOUT}s"
 t1=$SECONDS
 ( cd "$WS" && TMPDIR="$WS/tmp" timeout --signal=TERM --kill-after=30 "$RUN_TIMEOUT" \
-    "$VENV/bin/tempest" run "${args[@]}" ) > "$OUT/results.subunit" 2> "$OUT/tempest-run.stderr"
+    "$VENV/bin/tempest" run --config-file "$WS/etc/tempest.conf" --load-list "$OUT/selected.txt" \
+    --concurrency "$CONC" --subunit ) > "$OUT/results.subunit" 2> "$OUT/tempest-run.stderr"
 rc=$?
 note=""
 if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then note=" (TIMED OUT after ${RUN_TIMEOUT}s)"; fi
 cp "$WS/tempest.log" "$OUT/tempest.log" 2>/dev/null
 
 # ------------------------------------------------------------------ 6. summary
-SUMMARY="$("$PY" - "$OUT/results.subunit" "$OUT/failed.txt" <<'PYEOF'
-import collections, sys
+SUMMARY="$("$PY" - "$OUT/results.subunit" "$OUT/selected.txt" "$OUT/failed.txt" <<'PYEOF'
+# Per-test counts: a test whose class fixture (setUpClass) was skipped or failed
+# counts as skipped or failed itself; a selected test that never ran (run timed out)
+# counts as failed.
+import collections, re, sys
 import subunit, testtools
 
 final, starts = {}, set()
@@ -292,15 +310,31 @@ with open(sys.argv[1], "rb") as f:
     except Exception as e:  # a truncated stream from a timed-out run
         print(f"# warning: subunit stream ended abnormally: {e}", file=sys.stderr)
     r.stopTestRun()
-c = collections.Counter(final.values())
-unfinished = sorted(t for t in starts if t not in final)
-failed = sorted(t for t, s in final.items() if s in ("fail", "uxsuccess"))
-with open(sys.argv[2], "w") as f:
-    for t in failed:
-        f.write(t + "\n")
-    for t in unfinished:
-        f.write(t + "  # unfinished\n")
-print(f"{c['success'] + c['xfail']} {len(failed) + len(unfinished)} {c['skip']}")
+norm = {"success": "pass", "xfail": "pass", "skip": "skip", "fail": "fail", "uxsuccess": "fail"}
+fixture = {}  # class -> status of its setUpClass
+status = {}   # test id -> pass/fail/skip (+ note)
+for t, s in final.items():
+    m = re.match(r"setUpClass \((.*)\)$", t)
+    if m:
+        fixture[m.group(1)] = norm[s]
+    else:
+        status[t] = (norm[s], "")
+for t in open(sys.argv[2]).read().split():
+    if t in status:
+        continue
+    cls = t.split("[")[0].rsplit(".", 1)[0]
+    if cls in fixture and fixture[cls] != "pass":
+        status[t] = (fixture[cls], "  # setUpClass " + fixture[cls])
+    elif t in starts:
+        status[t] = ("fail", "  # unfinished")
+    else:
+        status[t] = ("fail", "  # not run")
+c = collections.Counter(s for s, _ in status.values())
+with open(sys.argv[3], "w") as f:
+    for t, (s, note) in sorted(status.items()):
+        if s == "fail":
+            f.write(t + note + "\n")
+print(f"{c['pass']} {c['fail']} {c['skip']}")
 PYEOF
 )" || die "cannot read $OUT/results.subunit"
 read -r NPASS NFAIL NSKIP <<< "$SUMMARY"

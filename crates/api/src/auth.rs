@@ -79,6 +79,12 @@ impl Caller {
         self.is_admin() || self.0.project_id.as_deref() == Some(project)
     }
 
+    /// Whether the caller may see a network: admins always; others when
+    /// they own it or an RBAC grant names them (or everyone).
+    pub fn sees(&self, n: &neutrino_types::model::Network) -> bool {
+        self.is_admin() || n.visible_to(&self.project_id())
+    }
+
     /// Readers may look but not touch.
     pub fn require_write(&self, action: &str) -> Result<(), ApiError> {
         if self.0.can_write() {

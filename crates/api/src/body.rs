@@ -120,6 +120,14 @@ pub fn project_of(m: &Map<String, Value>) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// Neutron's `_validate_privileges`: a non-admin naming another project in
+/// a create body is a bad request (400), not a policy failure.
+pub fn foreign_project() -> ApiError {
+    ApiError::bad_request(
+        "Specifying 'project_id' other than the authenticated project in request is not allowed for the current user.",
+    )
+}
+
 fn repr(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),

@@ -87,6 +87,31 @@ pub const EXTENSIONS: &[(&str, &str, &str)] = &[
         "Extension indicating that If-Match based on revision_number is supported.",
     ),
     (
+        "security-group",
+        "security-group",
+        "The security groups extension.",
+    ),
+    (
+        "security-groups-normalized-cidr",
+        "Normalized CIDR field for security group rules",
+        "Add new field with normalized remote_ip_prefix cidr in SG rule",
+    ),
+    (
+        "security-groups-rules-belongs-to-default-sg",
+        "Security group rule belongs to the project's default security group",
+        "Flag to determine if the security group rule belongs to the project's default security group",
+    ),
+    (
+        "port-security-groups-filtering",
+        "Port filtering on security groups",
+        "Provides security groups filtering when listing ports",
+    ),
+    (
+        "stateful-security-group",
+        "Stateful security group",
+        "Indicates if the security group is stateful or not",
+    ),
+    (
         "sorting",
         "Sorting support",
         "Extension that indicates that sorting is enabled.",
@@ -120,6 +145,31 @@ pub const EXTENSIONS: &[(&str, &str, &str)] = &[
         "subnet-external-network",
         "Subnet External Network",
         "Informs if the subnet is associated with an external network.",
+    ),
+    (
+        "router",
+        "Neutron L3 Router",
+        "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway.",
+    ),
+    (
+        "ext-gw-mode",
+        "Neutron L3 Configurable external gateway mode",
+        "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway",
+    ),
+    (
+        "extraroute",
+        "Neutron Extra Route",
+        "Extra routes configuration for L3 router",
+    ),
+    (
+        "router_availability_zone",
+        "Router Availability Zone",
+        "Availability zone support for router.",
+    ),
+    (
+        "rbac-policies",
+        "RBAC Policies",
+        "Allows creation and modification of policies that control tenant access to resources.",
     ),
     (
         "tag-creation",

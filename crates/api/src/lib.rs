@@ -9,11 +9,16 @@ mod auth;
 pub mod body;
 mod extensions;
 mod fixed_ips;
+mod floatingips;
 mod listing;
 mod middleware;
 mod networks;
 mod ports;
+mod rbac;
 mod reject;
+mod routers;
+mod security_groups;
+mod service_ports;
 mod subnets;
 mod tags;
 mod views;
@@ -45,6 +50,8 @@ pub struct NetworkConfig {
     /// Domain appended to hostnames in `dns_assignment`.
     pub dns_domain: String,
     pub availability_zones: Vec<String>,
+    /// `enable_snat` of a router gateway when the request leaves it out.
+    pub enable_snat_by_default: bool,
     /// First three bytes of generated MAC addresses.
     pub mac_prefix: [u8; 3],
 }
@@ -60,6 +67,7 @@ impl Default for NetworkConfig {
             global_physnet_mtu: 1500,
             dns_domain: "openstacklocal".into(),
             availability_zones: vec!["nova".into()],
+            enable_snat_by_default: true,
             mac_prefix: [0xfa, 0x16, 0x3e],
         }
     }
@@ -78,6 +86,10 @@ pub fn network_router(state: AppState) -> Router {
         .merge(networks::routes())
         .merge(subnets::routes())
         .merge(ports::routes())
+        .merge(routers::routes())
+        .merge(rbac::routes())
+        .merge(floatingips::routes())
+        .merge(security_groups::routes())
         .merge(tags::routes())
         .merge(extensions::routes())
         .layer(axum::middleware::from_fn_with_state(

@@ -268,18 +268,15 @@ pub fn respond(
             .and_then(|i| i.get("id"))
             .and_then(Value::as_str)
             .map(str::to_owned);
+        // As Neutron's get_pagination_links: the links carry the page's own
+        // first/last id, and no marker at all when the page is empty (so the
+        // previous link of the empty page past the end is the last page).
         let short = page.len() < limit;
-        if (!short || params.page_reverse)
-            && let Some(m) = last.clone().or(params.marker.clone())
-        {
-            links.push(
-                serde_json::json!({"rel": "next", "href": link(base_url, &params.raw, &m, false)}),
-            );
+        if !short || params.page_reverse {
+            links.push(serde_json::json!({"rel": "next", "href": link(base_url, &params.raw, last.as_deref(), false)}));
         }
-        if (!short || !params.page_reverse)
-            && let Some(m) = first.or(params.marker.clone())
-        {
-            links.push(serde_json::json!({"rel": "previous", "href": link(base_url, &params.raw, &m, true)}));
+        if !short || !params.page_reverse {
+            links.push(serde_json::json!({"rel": "previous", "href": link(base_url, &params.raw, first.as_deref(), true)}));
         }
         page
     } else {
@@ -298,14 +295,16 @@ pub fn respond(
     Ok(Value::Object(body))
 }
 
-fn link(base: &str, raw: &[(String, String)], marker: &str, reverse: bool) -> String {
+fn link(base: &str, raw: &[(String, String)], marker: Option<&str>, reverse: bool) -> String {
     let mut ser = form_urlencoded::Serializer::new(String::new());
     for (k, v) in raw {
         if k != "marker" && k != "page_reverse" {
             ser.append_pair(k, v);
         }
     }
-    ser.append_pair("marker", marker);
+    if let Some(marker) = marker {
+        ser.append_pair("marker", marker);
+    }
     if reverse {
         ser.append_pair("page_reverse", "True");
     }

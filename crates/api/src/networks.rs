@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use neutrino_store::networks::{self as store, InsertNetworkError, NetworkQuery, SegmentRequest};
 use neutrino_store::{Tx, now_timestamp};
 use neutrino_types::ApiError;
-use neutrino_types::model::Network;
+use neutrino_types::model::{ACCESS_AS_EXTERNAL, ACCESS_AS_SHARED, Network};
 use serde_json::{Map, Value, json};
 
 use crate::auth::Caller;
@@ -117,7 +117,7 @@ async fn list(
 /// networks of other projects.
 pub async fn visible(st: &AppState, caller: &Caller, id: &str) -> Result<Network, ApiError> {
     match store::get(&st.db, id).await.map_err(internal)? {
-        Some(n) if caller.owns(&n.project_id) || n.shared || n.router_external => Ok(n),
+        Some(n) if caller.sees(&n) => Ok(n),
         _ => Err(ApiError::network_not_found(id)),
     }
 }
@@ -276,7 +276,7 @@ pub fn max_mtu(cfg: &NetworkConfig, ntype: &str) -> i64 {
     }
 }
 
-fn check_az_hints(cfg: &NetworkConfig, hints: &[String]) -> Result<(), ApiError> {
+pub fn check_az_hints(cfg: &NetworkConfig, hints: &[String]) -> Result<(), ApiError> {
     for h in hints {
         if !cfg.availability_zones.contains(h) {
             return Err(ApiError::not_found(
@@ -298,7 +298,7 @@ fn build(
     caller.require_write("create_network")?;
     let project = body::project_of(m)?.unwrap_or_else(|| caller.project_id());
     if !caller.owns(&project) {
-        return Err(ApiError::policy_not_authorized("create_network"));
+        return Err(body::foreign_project());
     }
     let shared = body::opt_bool(m, "shared")?.unwrap_or(false);
     let external = body::opt_bool(m, "router:external")?.unwrap_or(false);
@@ -327,14 +327,17 @@ fn build(
                 "Requested MTU is too big, maximum is {max}"
             )));
         }
-        Some(v) if v < 68 => {
+        // net-mtu-writable validates type:non_negative only; 0 means the
+        // computed maximum (ML2), and too small an MTU is refused when a
+        // subnet is added (NetworkMTUSubnetConflict).
+        Some(v) if v < 0 => {
             return Err(ApiError::invalid_attr(
                 "mtu",
-                format!("'{v}' is too small - must be at least '68'"),
+                format!("'{v}' should be non-negative"),
             ));
         }
+        Some(0) | None => max,
         Some(v) => v,
-        None => max,
     };
     let hints = body::opt_string_list(m, "availability_zone_hints")?.unwrap_or_default();
     check_az_hints(&st.config, &hints)?;
@@ -362,6 +365,7 @@ fn build(
         updated_at: now,
         tags: Vec::new(),
         subnets: Vec::new(),
+        access: Vec::new(),
     };
     Ok((net, segment))
 }
@@ -392,6 +396,25 @@ async fn insert(tx: &mut Tx, net: &Network, seg: SegmentRequest) -> Result<Netwo
     })
 }
 
+/// Adds the wildcard grant Neutron creates for a shared or external
+/// network (the external one is what operators later re-target).
+pub async fn grant_wildcard(tx: &mut Tx, net: &Network, action: &str) -> Result<(), ApiError> {
+    let now = now_timestamp();
+    let policy = neutrino_types::model::RbacPolicy {
+        id: uuid::Uuid::new_v4().to_string(),
+        project_id: net.project_id.clone(),
+        object_id: net.id.clone(),
+        action: action.to_string(),
+        target_project: "*".into(),
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    neutrino_store::rbac::insert(tx, &policy)
+        .await
+        .map_err(internal)?;
+    Ok(())
+}
+
 async fn create(
     State(st): State<AppState>,
     caller: Caller,
@@ -406,6 +429,12 @@ async fn create(
     let mut ids = Vec::new();
     for (net, seg) in built {
         let n = insert(&mut tx, &net, seg).await?;
+        if n.shared {
+            grant_wildcard(&mut tx, &n, ACCESS_AS_SHARED).await?;
+        }
+        if n.router_external {
+            grant_wildcard(&mut tx, &n, ACCESS_AS_EXTERNAL).await?;
+        }
         ids.push(n.id);
     }
     tx.commit().await?;
@@ -503,9 +532,39 @@ async fn update(
             ))
             .into());
         }
+        if v < 0 {
+            return Err(
+                ApiError::invalid_attr("mtu", format!("'{v}' should be non-negative")).into(),
+            );
+        }
+        // Neutron's _validate_change_network_mtu: the subnets must still fit.
+        let versions: Vec<i64> = neutrino_store::subnets::for_network_tx(&mut tx, &id)
+            .await?
+            .iter()
+            .map(|s| s.ip_version)
+            .collect();
+        if let Some(min) = crate::subnets::mtu_minimum(v, &versions) {
+            return Err(crate::subnets::mtu_subnet_conflict(&id, min).into());
+        }
         n.mtu = v;
     }
     if let Some(v) = body::opt_bool(&m, "router:external")? {
+        if v && !n.router_external {
+            grant_wildcard(&mut tx, &n, ACCESS_AS_EXTERNAL).await?;
+        }
+        if !v && n.router_external {
+            let routers =
+                neutrino_store::routers::count_with_gateway_tx(&mut tx, &id, None).await?;
+            let fips = neutrino_store::floatingips::count_on_network_tx(&mut tx, &id, None).await?;
+            if routers + fips > 0 {
+                return Err(ApiError::conflict(
+                    "ExternalNetworkInUse",
+                    format!("External network {id} cannot be updated to be made non-external, since it has existing gateway ports."),
+                )
+                .into());
+            }
+            neutrino_store::rbac::delete_action(&mut tx, &id, ACCESS_AS_EXTERNAL).await?;
+        }
         n.router_external = v;
     }
     if let Some(v) = body::opt_bool(&m, "shared")? {
@@ -520,6 +579,12 @@ async fn update(
                 )
                 .into());
             }
+        }
+        if v && !n.shared {
+            grant_wildcard(&mut tx, &n, ACCESS_AS_SHARED).await?;
+        }
+        if !v && n.shared {
+            neutrino_store::rbac::delete_wildcard(&mut tx, &id, ACCESS_AS_SHARED).await?;
         }
         n.shared = v;
     }

@@ -368,20 +368,27 @@ async fn create_one(
         .await
         .map_err(internal)?
     {
-        Some(n) if caller.owns(&n.project_id) || n.shared => n,
-        Some(n) if n.router_external => {
-            return Err(ApiError::policy_not_authorized("create_port")).map(|_: ()| n.id);
-        }
+        Some(n) if caller.owns(&n.project_id) || n.shared_for(&caller.project_id()) => n,
+        Some(n) if caller.sees(&n) => return Err(ApiError::policy_not_authorized("create_port")),
         _ => return Err(ApiError::network_not_found(&network_id)),
     };
     let net_owner = caller.owns(&net.project_id);
     let project = body::project_of(m)?.unwrap_or_else(|| caller.project_id());
     if !caller.owns(&project) {
-        return Err(ApiError::policy_not_authorized("create_port"));
+        return Err(body::foreign_project());
     }
     let device_owner = body::opt_string(m, "device_owner", 255)?.unwrap_or_default();
     if device_owner.starts_with("network:") && !net_owner {
         return Err(ApiError::policy_not_authorized("create_port:device_owner"));
+    }
+    // Neutron's policy: only the network's owner (or an admin) may set these
+    // on a port, e.g. on someone else's shared network.
+    for key in ["port_security_enabled", "allowed_address_pairs"] {
+        if m.contains_key(key) && !net_owner {
+            return Err(ApiError::policy_not_authorized(&format!(
+                "create_port:{key}"
+            )));
+        }
     }
     let requested_mac = match body::opt_string(m, "mac_address", 255)? {
         Some(s) => {
@@ -406,9 +413,20 @@ async fn create_one(
     }
     let port_security =
         body::opt_bool(m, "port_security_enabled")?.unwrap_or(net.port_security_enabled);
-    let groups = parse_groups(m)?.unwrap_or_default();
+    let groups = parse_groups(m)?;
     let tags = body::opt_string_list(m, "tags")?.unwrap_or_default();
     check_tags(&tags)?;
+    // Requested groups must exist; none requested means the project's
+    // default group (created on first use).
+    let groups = crate::security_groups::groups_for_new_port(
+        tx,
+        caller,
+        &project,
+        groups,
+        port_security,
+        &device_owner,
+    )
+    .await?;
     let host = body::opt_string(m, "binding:host_id", 255)?.unwrap_or_default();
     let (vif_type, vif_details) = binding_of(&host);
     let now = now_timestamp();
@@ -542,6 +560,11 @@ async fn update(
         .await?
         .ok_or_else(|| ApiError::network_not_found(&p.network_id))?;
     let net_owner = caller.owns(&net.project_id);
+    for key in ["port_security_enabled", "allowed_address_pairs"] {
+        if m.contains_key(key) && !net_owner {
+            return Err(ApiError::policy_not_authorized(&format!("update_port:{key}")).into());
+        }
+    }
 
     if let Some(v) = body::opt_string(&m, "name", 255)? {
         p.name = v;
@@ -593,6 +616,9 @@ async fn update(
         p.port_security_enabled = v;
     }
     if let Some(g) = parse_groups(&m)? {
+        if p.port_security_enabled {
+            crate::security_groups::check_port_groups(&mut tx, &caller, &p.project_id, &g).await?;
+        }
         p.security_groups = g;
     }
     if let Some(v) = m.get("allowed_address_pairs") {
@@ -749,6 +775,8 @@ async fn delete(
         )
         .into());
     }
+    // Floating IPs on this port lose their association, as in Neutron.
+    neutrino_store::floatingips::disassociate_port(&mut tx, &id, &now_timestamp()).await?;
     store::delete(&mut tx, &id).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)

@@ -69,6 +69,7 @@ const SPEC: ListSpec = ListSpec {
         "created_at",
         "updated_at",
         "service_types",
+        "shared",
     ],
     sort_keys: &[
         "id",
@@ -95,6 +96,28 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v2.0/subnets", get(list).post(create))
         .route("/v2.0/subnets/{id}", get(show).put(update).delete(delete))
+}
+
+/// The minimum MTU that subnets of these IP versions need on a network of
+/// MTU `mtu`, when `mtu` is below it (0 means unset): 68 for IPv4, 1280 for
+/// IPv6 (Neutron's `_validate_subnet_network_mtu`).
+pub fn mtu_minimum(mtu: i64, ip_versions: &[i64]) -> Option<i64> {
+    if mtu <= 0 || mtu >= 1280 || ip_versions.is_empty() {
+        None
+    } else if mtu < 68 {
+        Some(68)
+    } else if ip_versions.contains(&6) {
+        Some(1280)
+    } else {
+        None
+    }
+}
+
+pub fn mtu_subnet_conflict(net_id: &str, min: i64) -> ApiError {
+    ApiError::conflict(
+        "NetworkMTUSubnetConflict",
+        format!("MTU of {net_id} is not valid, subnet requires a minimum of {min}"),
+    )
 }
 
 pub fn ipam_error(e: IpamError) -> ApiError {
@@ -126,13 +149,26 @@ async fn list(
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Json<Value>> {
-    let params = ListParams::parse(uri.query(), &SPEC)?;
+    let mut params = ListParams::parse(uri.query(), &SPEC)?;
+    // `shared` is a hidden subnet attribute (is_visible False in Neutron):
+    // its network's `shared` as the caller sees it. Filtered here, not on
+    // the rendered subnet.
+    let shared_wanted = params
+        .values("shared")
+        .iter()
+        .map(|v| body::to_bool("shared", &Value::String(v.clone())))
+        .collect::<Result<Vec<bool>, ApiError>>()?;
+    params.filters.retain(|(k, _)| k != "shared");
     let q = SubnetQuery {
         visible_to: caller.visibility(),
         ids: params.values("id"),
         network_ids: params.values("network_id"),
     };
-    let subnets = store::list(&st.db, &q).await?;
+    let mut subnets = store::list(&st.db, &q).await?;
+    if !shared_wanted.is_empty() {
+        let shared = shared_networks(&st, &caller).await?;
+        subnets.retain(|s| shared_wanted.contains(&shared.contains(&s.network_id)));
+    }
     let external = external_networks(&st).await?;
     let items = subnets
         .iter()
@@ -157,6 +193,18 @@ async fn external_networks(st: &AppState) -> Result<Vec<String>, ApiError> {
         .collect())
 }
 
+/// Ids of the networks that are `shared` as `caller` sees them.
+async fn shared_networks(st: &AppState, caller: &Caller) -> Result<Vec<String>, ApiError> {
+    let nets = neutrino_store::networks::list(&st.db, &Default::default())
+        .await
+        .map_err(internal)?;
+    Ok(nets
+        .iter()
+        .filter(|n| views::network(n, caller).get("shared") == Some(&Value::Bool(true)))
+        .map(|n| n.id.clone())
+        .collect())
+}
+
 /// A subnet the caller may see (its own, or on a network it may see).
 async fn visible(st: &AppState, caller: &Caller, id: &str) -> Result<(Subnet, bool), ApiError> {
     let s = store::get(&st.db, id)
@@ -167,8 +215,7 @@ async fn visible(st: &AppState, caller: &Caller, id: &str) -> Result<(Subnet, bo
         .await
         .map_err(internal)?;
     let ext = net.as_ref().is_some_and(|n| n.router_external);
-    let ok = caller.owns(&s.project_id)
-        || net.is_some_and(|n| n.shared || n.router_external || caller.owns(&n.project_id));
+    let ok = caller.owns(&s.project_id) || net.is_some_and(|n| caller.sees(&n));
     if ok {
         Ok((s, ext))
     } else {
@@ -482,7 +529,7 @@ async fn build(
         .await
         .map_err(internal)?;
     let net = match net {
-        Some(n) if caller.owns(&n.project_id) || n.shared || n.router_external => n,
+        Some(n) if caller.sees(&n) => n,
         _ => return Err(ApiError::network_not_found(&network_id)),
     };
     if !caller.owns(&net.project_id) {
@@ -490,7 +537,7 @@ async fn build(
     }
     let project = body::project_of(m)?.unwrap_or_else(|| caller.project_id());
     if !caller.owns(&project) {
-        return Err(ApiError::policy_not_authorized("create_subnet"));
+        return Err(body::foreign_project());
     }
 
     let enable_dhcp = body::opt_bool(m, "enable_dhcp")?.unwrap_or(true);
@@ -575,6 +622,9 @@ async fn build(
         None | Some(Value::Null) => Vec::new(),
         Some(v) => parse_host_routes(v, version, &id)?,
     };
+    if let Some(min) = mtu_minimum(net.mtu, &[version]) {
+        return Err(mtu_subnet_conflict(&network_id, min));
+    }
     for other in store::for_network_tx(tx, &network_id)
         .await
         .map_err(internal)?
@@ -630,6 +680,8 @@ async fn create(
     for m in &items {
         let (subnet, pools) = build(&caller, &mut tx, m).await?;
         store::insert(&mut tx, &subnet, &pools).await?;
+        // A subnet revises its network (Neutron's Subnet.revises_on_change).
+        neutrino_store::networks::touch(&mut tx, &subnet.network_id, &subnet.updated_at).await?;
         ids.push(subnet.id);
     }
     tx.commit().await?;
@@ -786,6 +838,7 @@ async fn update(
     }
     s.updated_at = now_timestamp();
     store::update(&mut tx, &s).await?;
+    neutrino_store::networks::touch(&mut tx, &s.network_id, &s.updated_at).await?;
     tx.commit().await?;
     let (s, ext) = visible(&st, &caller, &id).await?;
     Ok(Json(json!({"subnet": views::subnet(&s, ext)})))
@@ -831,6 +884,7 @@ async fn delete(
         .into());
     }
     store::delete(&mut tx, &id).await?;
+    neutrino_store::networks::touch(&mut tx, &s.network_id, &now_timestamp()).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,4 +1,4 @@
-//! The tags sub-resource: `/v2.0/{networks,subnets,ports}/{id}/tags[/{tag}]`.
+//! The tags sub-resource: `/v2.0/{networks,subnets,ports,security-groups}/{id}/tags[/{tag}]`.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -18,7 +18,14 @@ use crate::reject::ApiResult;
 
 const MAX_TAGS: usize = 50;
 const MAX_TAG_LEN: usize = 255;
-const TAGGABLE: &[&str] = &["networks", "subnets", "ports"];
+const TAGGABLE: &[&str] = &[
+    "networks",
+    "subnets",
+    "ports",
+    "security-groups",
+    "routers",
+    "floatingips",
+];
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -78,9 +85,7 @@ async fn parent(
                 .await
                 .map_err(internal)?;
             match n {
-                Some(n) if caller.owns(&n.project_id) || n.shared || n.router_external => {
-                    (n.project_id, None)
-                }
+                Some(n) if caller.sees(&n) => (n.project_id, None),
                 _ => return Err(ApiError::network_not_found(id)),
             }
         }
@@ -92,10 +97,8 @@ async fn parent(
                 let n = neutrino_store::networks::get(&st.db, &s.network_id)
                     .await
                     .map_err(internal)?;
-                let visible = caller.owns(&s.project_id)
-                    || n.as_ref().is_some_and(|n| {
-                        n.shared || n.router_external || caller.owns(&n.project_id)
-                    });
+                let visible =
+                    caller.owns(&s.project_id) || n.as_ref().is_some_and(|n| caller.sees(n));
                 if !visible {
                     return Err(ApiError::subnet_not_found(id));
                 }
@@ -103,6 +106,39 @@ async fn parent(
             }
             None => return Err(ApiError::subnet_not_found(id)),
         },
+        "routers" => match neutrino_store::routers::get(&st.db, id)
+            .await
+            .map_err(internal)?
+        {
+            Some(r) if caller.owns(&r.project_id) => (r.project_id, None),
+            _ => {
+                return Err(ApiError::not_found(
+                    "RouterNotFound",
+                    format!("Router {id} could not be found"),
+                ));
+            }
+        },
+        "floatingips" => match neutrino_store::floatingips::get(&st.db, id)
+            .await
+            .map_err(internal)?
+        {
+            Some(f) if caller.owns(&f.project_id) => (f.project_id, None),
+            _ => {
+                return Err(ApiError::not_found(
+                    "FloatingIPNotFound",
+                    format!("Floating IP {id} could not be found"),
+                ));
+            }
+        },
+        "security-groups" => {
+            match neutrino_store::security_groups::get(&st.db, id)
+                .await
+                .map_err(internal)?
+            {
+                Some(g) if caller.owns(&g.project_id) => (g.project_id, None),
+                _ => return Err(crate::security_groups::not_found(id)),
+            }
+        }
         _ => match neutrino_store::ports::get(&st.db, id)
             .await
             .map_err(internal)?
@@ -150,12 +186,18 @@ fn tags_in(raw: &[u8]) -> Result<Vec<String>, ApiError> {
 }
 
 async fn bump(tx: &mut neutrino_store::Tx, resource: &str, id: &str) -> Result<(), ApiError> {
+    // As in Neutron (a tag revises its standard_attr): every taggable
+    // resource moves to a new revision when its tags change.
     let now = neutrino_store::now_timestamp();
-    if resource == "networks" {
-        neutrino_store::networks::touch(tx, id, &now)
-            .await
-            .map_err(internal)?;
+    match resource {
+        "networks" => neutrino_store::networks::touch(tx, id, &now).await,
+        "subnets" => neutrino_store::subnets::touch(tx, id, &now).await,
+        "security-groups" => neutrino_store::security_groups::touch(tx, id, &now).await,
+        "routers" => neutrino_store::routers::touch(tx, id, &now).await,
+        "floatingips" => neutrino_store::floatingips::touch(tx, id, &now).await,
+        _ => neutrino_store::ports::touch(tx, id, &now).await,
     }
+    .map_err(internal)?;
     Ok(())
 }
 

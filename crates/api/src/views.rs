@@ -22,7 +22,7 @@ pub fn network(n: &Network, caller: &Caller) -> Map<String, Value> {
         "description": n.description,
         "admin_state_up": n.admin_state_up,
         "status": n.status,
-        "shared": n.shared,
+        "shared": n.shared || n.shared_for(&caller.project_id()),
         "router:external": n.router_external,
         "mtu": n.mtu,
         "subnets": n.subnets,
@@ -121,4 +121,58 @@ pub fn port(p: &Port, caller: &Caller, dns_domain: &str) -> Map<String, Value> {
         m.insert("binding:vif_details".into(), p.binding_vif_details.clone());
     }
     m
+}
+
+pub fn router(r: &neutrino_types::model::Router) -> Map<String, Value> {
+    let gw = r.gw_network_id.as_ref().map(|net| {
+        json!({"network_id": net, "enable_snat": r.enable_snat, "external_fixed_ips": r.gw_fixed_ips})
+    });
+    obj(json!({
+        "id": r.id,
+        "name": r.name,
+        "tenant_id": r.project_id,
+        "project_id": r.project_id,
+        "description": r.description,
+        "admin_state_up": r.admin_state_up,
+        "status": r.status,
+        "external_gateway_info": gw,
+        "routes": r.routes,
+        "availability_zone_hints": r.availability_zone_hints,
+        "availability_zones": [],
+        "tags": r.tags,
+        "created_at": r.created_at,
+        "updated_at": r.updated_at,
+        "revision_number": r.revision_number,
+    }))
+}
+
+pub fn floatingip(f: &neutrino_types::model::FloatingIp) -> Map<String, Value> {
+    obj(json!({
+        "id": f.id,
+        "tenant_id": f.project_id,
+        "project_id": f.project_id,
+        "description": f.description,
+        "floating_network_id": f.floating_network_id,
+        "floating_ip_address": f.floating_ip_address,
+        "port_id": f.port_id,
+        "fixed_ip_address": f.fixed_ip_address,
+        "router_id": f.router_id,
+        "status": f.status,
+        "tags": f.tags,
+        "created_at": f.created_at,
+        "updated_at": f.updated_at,
+        "revision_number": f.revision_number,
+    }))
+}
+
+pub fn rbac_policy(p: &neutrino_types::model::RbacPolicy) -> Map<String, Value> {
+    obj(json!({
+        "id": p.id,
+        "tenant_id": p.project_id,
+        "project_id": p.project_id,
+        "object_type": "network",
+        "object_id": p.object_id,
+        "action": p.action,
+        "target_tenant": p.target_project,
+    }))
 }

@@ -509,6 +509,9 @@ pub async fn validate(inner: &Inner, token: &str) -> Result<Arc<TokenData>> {
 pub async fn revoke(inner: &Inner, data: &TokenData) -> Result<()> {
     store::revoke_token(&inner.db, &data.payload.audit_id, data.payload.expires_at).await?;
     inner.cache.clear();
+    // Records of expired tokens are useless (expiry alone refuses them);
+    // dropping them here keeps the table small without a background task.
+    store::prune_revocations(&inner.db, now()).await?;
     Ok(())
 }
 

@@ -49,6 +49,12 @@ pub fn services(cfg: &CatalogConfig) -> Vec<Service> {
             "Load Balancing Service",
             cfg.load_balancer_url.as_ref(),
         ),
+        (
+            "network-infra",
+            "neutrino-infra",
+            "Infra Network Service (NetConfig, IPSet, DNSData)",
+            cfg.infra_url.as_ref(),
+        ),
     ];
     out.retain(|s| s.3.is_some());
     out.into_iter()
@@ -112,6 +118,7 @@ mod tests {
             identity_url: "http://h:5000/v3".into(),
             network_url: "http://h:9696".into(),
             load_balancer_url: lb.map(String::from),
+            infra_url: None,
         }
     }
 
@@ -144,5 +151,18 @@ mod tests {
             .map(|e| e.id)
             .collect();
         assert_eq!(ids.len(), 9);
+    }
+
+    #[test]
+    fn infra_endpoint_is_listed_when_configured() {
+        let mut c = cfg(None);
+        c.infra_url = Some("http://h:9696/infra".into());
+        let cat = catalog(&c);
+        let infra = cat
+            .iter()
+            .find(|s| s["type"] == "network-infra")
+            .expect("network-infra service");
+        assert_eq!(infra["endpoints"][0]["url"], "http://h:9696/infra");
+        assert_eq!(infra["endpoints"].as_array().unwrap().len(), 3);
     }
 }

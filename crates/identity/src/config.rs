@@ -15,6 +15,9 @@ pub struct CatalogConfig {
     pub network_url: String,
     /// Octavia's endpoint; the service is left out of the catalog when None.
     pub load_balancer_url: Option<String>,
+    /// The infra network layer's endpoint (service type `network-infra`);
+    /// left out of the catalog when None.
+    pub infra_url: Option<String>,
 }
 
 #[derive(Clone, Debug)]

@@ -4,6 +4,26 @@
 //! [`Identity`] is the whole service: it issues and validates tokens, serves
 //! the Keystone HTTP API ([`Identity::router`]) and hands the network API an
 //! [`AuthContext`] for each token it sees ([`Identity::validate`]).
+//!
+//! ```no_run
+//! # async fn demo(db: neutrino_store::Db) -> Result<(), Box<dyn std::error::Error>> {
+//! use neutrino_identity::*;
+//! let secret = load_or_create_secret(std::path::Path::new("/var/lib/neutrino/token.key"))?;
+//! let catalog = CatalogConfig {
+//!     region: "RegionOne".into(),
+//!     identity_url: "http://127.0.0.1:9696/identity/v3".into(),
+//!     network_url: "http://127.0.0.1:9696".into(),
+//!     load_balancer_url: None,
+//!     infra_url: None,
+//! };
+//! let identity = Identity::new(db, IdentityConfig::new(secret, catalog));
+//! identity.bootstrap(&BootstrapParams { admin_password: "secret".into(), ..Default::default() }).await?;
+//! // Keystone under a prefix, next to the network API's own "/".
+//! let app: axum::Router = axum::Router::new().nest("/identity", identity.router());
+//! let caller = identity.validate("token from X-Auth-Token").await?;
+//! assert!(caller.can_write());
+//! # Ok(()) }
+//! ```
 
 mod authn;
 mod bootstrap;

@@ -728,3 +728,67 @@ async fn bootstrap_is_idempotent_and_updates_the_password() {
         h.db.close().await;
     }
 }
+
+/// The network API serves Keystone under a prefix on its own port.
+#[tokio::test]
+async fn works_nested_under_a_prefix() {
+    use tower::ServiceExt;
+    let db = common::databases().await.remove(0);
+    let h = Harness::new(db, common::config()).await;
+    let app = axum::Router::new().nest("/identity", h.identity.router());
+    let send = |req: axum::http::Request<axum::body::Body>| {
+        let app = app.clone();
+        async move {
+            let resp = app.oneshot(req).await.unwrap();
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let bytes = http_body_util::BodyExt::collect(resp.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            (
+                status,
+                headers,
+                serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default(),
+            )
+        }
+    };
+    let get = |path: &str| {
+        axum::http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let (status, _, body) = send(get("/identity")).await;
+    assert_eq!(status, StatusCode::MULTIPLE_CHOICES);
+    assert_eq!(
+        body["versions"]["values"][0]["links"][0]["href"],
+        "http://127.0.0.1:9696/identity/v3/"
+    );
+    let (status, _, _) = send(get("/identity/v3/")).await;
+    assert_eq!(status, StatusCode::OK);
+    let req = axum::http::Request::post("/identity/v3/auth/tokens")
+        .body(axum::body::Body::from(
+            json!({"auth": password_auth("admin", ADMIN_PASSWORD, Some("admin"))}).to_string(),
+        ))
+        .unwrap();
+    let (status, headers, _) = send(req).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let token = headers["x-subject-token"].to_str().unwrap().to_owned();
+    let req = axum::http::Request::get("/identity/v3/projects?name=admin")
+        .header("x-auth-token", &token)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (status, _, body) = send(req).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["links"]["self"],
+        "http://127.0.0.1:9696/identity/v3/projects?name=admin"
+    );
+    let (status, headers, _) = send(get("/identity/v3/users")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(headers.contains_key("www-authenticate"));
+    let (status, _, body) = send(get("/identity/v3/nothing-here")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], 404);
+    h.db.close().await;
+}

@@ -8,6 +8,11 @@ mod server;
 
 use clap::Parser;
 
+// glibc's allocator spent a third of a 10,000-port list in malloc and free
+// and kept the freed memory; mimalloc is faster here and returns it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
     server::init_logging(&cli.log_format);

@@ -36,9 +36,6 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 /// directory and a clouds.yaml written once the APIs accept requests.
 pub async fn up(mut settings: Settings, args: &UpArgs) -> anyhow::Result<()> {
     let dir = &args.data_dir;
-    let clouds_path = dir.join("clouds.yaml");
-    // A stale file from an earlier run must not look like readiness.
-    let _ = std::fs::remove_file(&clouds_path);
     if settings.admin_password.is_none() {
         settings.admin_password = Some(stored_or_new_password(&dir.join("admin-password"))?);
     }
@@ -72,6 +69,19 @@ fn public_url(settings: &Settings, addr: SocketAddr, suffix: &str) -> String {
 }
 
 async fn run(settings: Settings, data_dir: Option<&Path>) -> anyhow::Result<()> {
+    // Listen first: a second `up` on addresses in use must fail before it
+    // touches anything, above all the running server's clouds.yaml.
+    let identity_listener = TcpListener::bind(&settings.identity_listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.identity_listen))?;
+    let network_listener = TcpListener::bind(&settings.network_listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.network_listen))?;
+    if let Some(dir) = data_dir {
+        // A stale file from an earlier run must not look like readiness.
+        let _ = std::fs::remove_file(dir.join("clouds.yaml"));
+    }
+
     let db = Db::connect(&settings.database_url).await.with_context(|| {
         format!(
             "cannot open the database at {}",
@@ -81,12 +91,6 @@ async fn run(settings: Settings, data_dir: Option<&Path>) -> anyhow::Result<()> 
     db.migrate().await.context("database migration failed")?;
     tracing::info!(backend = db.backend_name(), "database ready");
 
-    let identity_listener = TcpListener::bind(&settings.identity_listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", settings.identity_listen))?;
-    let network_listener = TcpListener::bind(&settings.network_listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", settings.network_listen))?;
     let identity_url = public_url(&settings, identity_listener.local_addr()?, "/v3");
     let network_url = public_url(&settings, network_listener.local_addr()?, "/");
 
@@ -108,6 +112,11 @@ async fn run(settings: Settings, data_dir: Option<&Path>) -> anyhow::Result<()> 
                 identity_url: identity_url.clone(),
                 network_url: network_url.clone(),
                 load_balancer_url: None,
+                infra_url: Some(public_url(
+                    &settings,
+                    network_listener.local_addr()?,
+                    neutrino_infra::api::PREFIX,
+                )),
             },
         },
     );
@@ -131,7 +140,12 @@ async fn run(settings: Settings, data_dir: Option<&Path>) -> anyhow::Result<()> 
         config: Arc::new(network_config),
     };
     let identity_app = with_request_ids(identity.router());
-    let network_app = with_request_ids(network_router(state));
+    // The infra layer (NetConfig, IPSet, DNSData, ...) shares the Network
+    // API's listener under /infra.
+    let infra = neutrino_infra::Infra::new(db.clone());
+    let network_app = with_request_ids(
+        network_router(state).merge(neutrino_infra::api::router(infra.clone(), identity.clone())),
+    );
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -148,6 +162,8 @@ async fn run(settings: Settings, data_dir: Option<&Path>) -> anyhow::Result<()> 
             .into_future(),
     );
     tracing::info!(identity = %identity_url, network = %network_url, "serving");
+    // DNS responders of DNSMasq resources, kept in line with the database.
+    let infra_dns = tokio::spawn(neutrino_infra::dns::run(infra.clone(), stop_rx.clone()));
 
     if let (Some(dir), Some(password)) = (data_dir, &settings.admin_password) {
         let text = clouds::render(&clouds::CloudEntry {
@@ -171,6 +187,7 @@ async fn run(settings: Settings, data_dir: Option<&Path>) -> anyhow::Result<()> 
     let _ = stop_tx.send(true);
     identity_server.await??;
     network_server.await??;
+    let _ = infra_dns.await;
     db.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -5,9 +5,14 @@
 
 pub mod db;
 mod error;
+pub mod floatingips;
+pub mod infra;
 pub mod networks;
 pub mod ports;
+pub mod rbac;
+pub mod routers;
 mod rows;
+pub mod security_groups;
 pub mod subnets;
 pub mod tags;
 

@@ -51,6 +51,7 @@ impl NetworkRow {
             updated_at: self.updated_at,
             tags: Vec::new(),
             subnets: Vec::new(),
+            access: Vec::new(),
         }
     }
 }
@@ -177,8 +178,16 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<Network>, StoreError> {
 pub async fn get_tx(tx: &mut Tx, id: &str) -> Result<Option<Network>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM networks WHERE id = $1");
     let row = dispatch!(tx.conn(), c => sqlx::query_as::<_, NetworkRow>(trusted(&sql)).bind(id).fetch_optional(&mut *c).await)?;
-    Ok(row.map(NetworkRow::into_model))
+    let Some(row) = row else { return Ok(None) };
+    let mut n = row.into_model();
+    n.access = crate::rbac::access_tx(tx, id).await?;
+    Ok(Some(n))
 }
+
+/// SQL condition: the network `networks.id` is visible to project `$1`
+/// (owner, or an RBAC grant to it or to everyone).
+pub(crate) const VISIBLE_TO_1: &str = "(networks.project_id = $1 OR EXISTS (SELECT 1 FROM network_rbacs r \
+     WHERE r.object_id = networks.id AND (r.target_project = '*' OR r.target_project = $1)))";
 
 /// Which networks a caller may see.
 #[derive(Clone, Debug, Default)]
@@ -195,7 +204,7 @@ pub async fn list(db: &Db, q: &NetworkQuery) -> Result<Vec<Network>, StoreError>
     let mut args: Vec<String> = Vec::new();
     if let Some(p) = &q.visible_to {
         args.push(p.clone());
-        sql.push_str(" AND (project_id = $1 OR shared OR router_external)");
+        sql.push_str(&format!(" AND {}", VISIBLE_TO_1));
     }
     if !q.ids.is_empty() {
         sql.push_str(&format!(
@@ -239,9 +248,11 @@ async fn fill(db: &Db, mut nets: Vec<Network>) -> Result<Vec<Network>, StoreErro
     for (net, id) in subnets {
         by_net.entry(net).or_default().push(id);
     }
+    let mut access = crate::rbac::access_for(db, if few { Some(&ids) } else { None }).await?;
     for n in &mut nets {
         n.tags = tag_map.remove(&n.id).unwrap_or_default();
         n.subnets = by_net.remove(&n.id).unwrap_or_default();
+        n.access = access.remove(&n.id).unwrap_or_default();
     }
     Ok(nets)
 }

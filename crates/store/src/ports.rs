@@ -308,6 +308,14 @@ pub async fn update(tx: &mut Tx, p: &Port) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Bumps the revision of a port whose related objects (its tags) changed.
+pub async fn touch(tx: &mut Tx, id: &str, now: &str) -> Result<(), StoreError> {
+    dispatch!(tx.conn(), c => sqlx::query(
+        "UPDATE ports SET revision_number = revision_number + 1, updated_at = $2 WHERE id = $1")
+        .bind(id).bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
 pub async fn delete(tx: &mut Tx, id: &str) -> Result<bool, StoreError> {
     tags::delete_all(tx, "ports", id).await?;
     dispatch!(tx.conn(), c => sqlx::query("DELETE FROM ip_allocations WHERE port_id = $1").bind(id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
@@ -345,5 +353,16 @@ pub async fn count_on_network_not_owned_by(
 ) -> Result<i64, StoreError> {
     Ok(dispatch!(tx.conn(), c => sqlx::query_scalar(
         "SELECT COUNT(*) FROM ports WHERE network_id = $1 AND project_id <> $2")
+        .bind(network_id).bind(project_id).fetch_one(&mut *c).await)?)
+}
+
+/// Ports of one project on a network.
+pub async fn count_on_network_owned_by(
+    tx: &mut Tx,
+    network_id: &str,
+    project_id: &str,
+) -> Result<i64, StoreError> {
+    Ok(dispatch!(tx.conn(), c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM ports WHERE network_id = $1 AND project_id = $2")
         .bind(network_id).bind(project_id).fetch_one(&mut *c).await)?)
 }

@@ -196,12 +196,16 @@ pub async fn list(db: &Db, q: &SubnetQuery) -> Result<Vec<Subnet>, StoreError> {
         .map(|c| format!("s.{}", c.trim()))
         .collect::<Vec<_>>()
         .join(", ");
-    let mut sql =
-        format!("SELECT {cols} FROM subnets s JOIN networks n ON n.id = s.network_id WHERE TRUE");
+    let mut sql = format!(
+        "SELECT {cols} FROM subnets s JOIN networks ON networks.id = s.network_id WHERE TRUE"
+    );
     let mut args: Vec<String> = Vec::new();
     if let Some(p) = &q.visible_to {
         args.push(p.clone());
-        sql.push_str(" AND (s.project_id = $1 OR n.shared OR n.router_external)");
+        sql.push_str(&format!(
+            " AND (s.project_id = $1 OR {})",
+            crate::networks::VISIBLE_TO_1
+        ));
     }
     if !q.ids.is_empty() {
         sql.push_str(&format!(
@@ -253,6 +257,14 @@ pub async fn update(tx: &mut Tx, s: &Subnet) -> Result<(), StoreError> {
         .bind(&s.id).bind(&s.name).bind(&s.description).bind(&s.gateway_ip).bind(to_json(&s.dns_nameservers))
         .bind(to_json(&s.host_routes)).bind(s.enable_dhcp).bind(s.dns_publish_fixed_ip).bind(&s.updated_at)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Bumps the revision of a subnet whose related objects (its tags) changed.
+pub async fn touch(tx: &mut Tx, id: &str, now: &str) -> Result<(), StoreError> {
+    dispatch!(tx.conn(), c => sqlx::query(
+        "UPDATE subnets SET revision_number = revision_number + 1, updated_at = $2 WHERE id = $1")
+        .bind(id).bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 

@@ -25,6 +25,46 @@ pub struct Network {
     pub updated_at: String,
     pub tags: Vec<String>,
     pub subnets: Vec<String>,
+    /// RBAC grants on this network: who may see or use it, and how.
+    pub access: Vec<NetworkAccess>,
+}
+
+pub const ACCESS_AS_SHARED: &str = "access_as_shared";
+pub const ACCESS_AS_EXTERNAL: &str = "access_as_external";
+
+/// One RBAC grant: `action` for `target` (a project id or `*`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkAccess {
+    pub action: String,
+    pub target: String,
+}
+
+impl Network {
+    /// Whether `project` may see this network: it owns it or a grant
+    /// names it (or everyone).
+    pub fn visible_to(&self, project: &str) -> bool {
+        self.project_id == project
+            || self
+                .access
+                .iter()
+                .any(|a| a.target == "*" || a.target == project)
+    }
+
+    /// Neutron's per-caller `shared`: shared with everyone or with `project`.
+    pub fn shared_for(&self, project: &str) -> bool {
+        self.access
+            .iter()
+            .any(|a| a.action == ACCESS_AS_SHARED && (a.target == "*" || a.target == project))
+    }
+
+    /// Whether `project` may attach routers and floating IPs to it.
+    pub fn external_for(&self, project: &str) -> bool {
+        self.router_external
+            && (self.project_id == project
+                || self.access.iter().any(|a| {
+                    a.action == ACCESS_AS_EXTERNAL && (a.target == "*" || a.target == project)
+                }))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,4 +140,101 @@ pub struct Port {
     pub created_at: String,
     pub updated_at: String,
     pub tags: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RbacPolicy {
+    pub id: String,
+    pub project_id: String,
+    pub object_id: String,
+    pub action: String,
+    pub target_project: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    pub destination: String,
+    pub nexthop: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Router {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    pub description: String,
+    pub admin_state_up: bool,
+    pub status: String,
+    pub gw_network_id: Option<String>,
+    pub gw_port_id: Option<String>,
+    pub enable_snat: bool,
+    pub routes: Vec<Route>,
+    pub availability_zone_hints: Vec<String>,
+    pub revision_number: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub tags: Vec<String>,
+    /// Addresses of the gateway port (filled in by the store).
+    pub gw_fixed_ips: Vec<FixedIp>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FloatingIp {
+    pub id: String,
+    pub project_id: String,
+    pub description: String,
+    pub floating_network_id: String,
+    pub floating_ip_address: String,
+    pub floating_port_id: String,
+    pub port_id: Option<String>,
+    pub fixed_ip_address: Option<String>,
+    pub router_id: Option<String>,
+    pub status: String,
+    pub revision_number: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub tags: Vec<String>,
+}
+
+/// A security group with its rules, as the store returns it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityGroup {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    pub description: String,
+    pub stateful: bool,
+    /// The project's `default` group (at most one per project).
+    pub is_default: bool,
+    pub revision_number: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub tags: Vec<String>,
+    pub rules: Vec<SecurityGroupRule>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityGroupRule {
+    pub id: String,
+    pub project_id: String,
+    pub security_group_id: String,
+    /// `ingress` or `egress`.
+    pub direction: String,
+    /// `IPv4` or `IPv6`.
+    pub ethertype: String,
+    pub protocol: Option<String>,
+    pub port_range_min: Option<i64>,
+    pub port_range_max: Option<i64>,
+    /// As given (host bits kept), always with a prefix length.
+    pub remote_ip_prefix: Option<String>,
+    pub remote_group_id: Option<String>,
+    /// `None` for the rules Neutron itself puts in new groups.
+    pub description: Option<String>,
+    /// Whether the rule's group is its project's default group.
+    pub belongs_to_default_sg: bool,
+    pub revision_number: i64,
+    pub created_at: String,
+    pub updated_at: String,
 }

@@ -104,7 +104,8 @@ async fn bad_bodies() {
                 Some(json!({"network": {"project_id": c.bob_project}})),
             )
             .await;
-        assert_error(s, &b, 403, "PolicyNotAuthorized");
+        // Neutron's _validate_privileges: 400, not a policy failure.
+        assert_error(s, &b, 400, "HTTPBadRequest");
         let mut huge = b"{\"network\": {\"name\": \"".to_vec();
         huge.extend(std::iter::repeat_n(b'a', 1024 * 1024 + 10));
         huge.extend(b"\"}}");

@@ -4,7 +4,11 @@ mod support;
 
 mod auth;
 mod concurrency;
+mod conformance;
 mod errors;
 mod networks;
 mod ports;
+mod rbac;
+mod routers;
+mod security_groups;
 mod subnets;

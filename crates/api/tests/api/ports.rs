@@ -209,7 +209,16 @@ async fn port_security_groups_pairs_and_bindings() {
     for c in support::backends().await {
         let net = c.network(&c.alice, "n").await;
         c.subnet(&c.alice, &net, "10.0.0.0/24", json!({})).await;
-        let sg = "5b7c8f4e-1111-4222-8333-944455556666";
+        let (st, b) = c
+            .call(
+                "POST",
+                "/v2.0/security-groups",
+                &c.alice,
+                Some(json!({"security_group": {"name": "sg"}})),
+            )
+            .await;
+        assert_eq!(st, 201, "{b}");
+        let sg = b["security_group"]["id"].as_str().unwrap().to_string();
         let (st, b) = c.call("POST", "/v2.0/ports", &c.alice, Some(json!({"port": {"network_id": net["id"], "port_security_enabled": false, "security_groups": [sg]}}))).await;
         assert_error(st, &b, 400, "PortSecurityAndIPRequiredForSecurityGroups");
         let (st, b) = c.call("POST", "/v2.0/ports", &c.alice, Some(json!({"port": {"network_id": net["id"], "port_security_enabled": false, "allowed_address_pairs": [{"ip_address": "10.0.0.77"}]}}))).await;
