@@ -167,6 +167,16 @@ pub const EXTENSIONS: &[(&str, &str, &str)] = &[
         "Availability zone support for router.",
     ),
     (
+        "quotas",
+        "Quota management support",
+        "Expose functions for quotas management per project",
+    ),
+    (
+        "quota_details",
+        "Quota details management support",
+        "Expose functions for quotas usage statistics per project",
+    ),
+    (
         "rbac-policies",
         "RBAC Policies",
         "Allows creation and modification of policies that control tenant access to resources.",

@@ -284,6 +284,7 @@ async fn create(
     if !net.router_external || !(caller.is_admin() || net.external_for(&caller.project_id())) {
         return Err(bad(format!("Network {net_id} is not a valid external network")).into());
     }
+    crate::quotas::enforce(&st, &mut tx, &project, "floatingip", 1).await?;
     let id = uuid::Uuid::new_v4().to_string();
     let req = match (subnet_id, address) {
         (None, None) => None,

@@ -14,6 +14,7 @@ mod listing;
 mod middleware;
 mod networks;
 mod ports;
+mod quotas;
 mod rbac;
 mod reject;
 mod routers;
@@ -52,6 +53,8 @@ pub struct NetworkConfig {
     pub availability_zones: Vec<String>,
     /// `enable_snat` of a router gateway when the request leaves it out.
     pub enable_snat_by_default: bool,
+    /// Default quota limits by resource (-1 = unlimited).
+    pub quotas: std::collections::BTreeMap<String, i64>,
     /// First three bytes of generated MAC addresses.
     pub mac_prefix: [u8; 3],
 }
@@ -68,6 +71,7 @@ impl Default for NetworkConfig {
             dns_domain: "openstacklocal".into(),
             availability_zones: vec!["nova".into()],
             enable_snat_by_default: true,
+            quotas: quotas::default_limits(),
             mac_prefix: [0xfa, 0x16, 0x3e],
         }
     }
@@ -89,6 +93,7 @@ pub fn network_router(state: AppState) -> Router {
         .merge(routers::routes())
         .merge(rbac::routes())
         .merge(floatingips::routes())
+        .merge(quotas::routes())
         .merge(security_groups::routes())
         .merge(tags::routes())
         .merge(extensions::routes())

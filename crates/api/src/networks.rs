@@ -104,13 +104,37 @@ async fn list(
         ids: params.values("id"),
     };
     let nets = store::list(&st.db, &q).await?;
-    let items = nets.iter().map(|n| views::network(n, &caller)).collect();
-    Ok(Json(listing::respond(
-        items,
-        &params,
-        &SPEC,
-        &base_url(&headers, &uri),
-    )?))
+    // Neutron filters (and sorts) on the provider attributes in the database,
+    // before its policy hides them from non-admins: render them for the
+    // listing, then strip them from what a non-admin gets.
+    const PROVIDER: [&str; 3] = [
+        "provider:network_type",
+        "provider:physical_network",
+        "provider:segmentation_id",
+    ];
+    let items = nets
+        .iter()
+        .map(|n| {
+            let mut m = views::network(n, &caller);
+            if !caller.is_admin() {
+                m.insert(PROVIDER[0].into(), json!(n.network_type));
+                m.insert(PROVIDER[1].into(), json!(n.physical_network));
+                m.insert(PROVIDER[2].into(), json!(n.segmentation_id));
+            }
+            m
+        })
+        .collect();
+    let mut body = listing::respond(items, &params, &SPEC, &base_url(&headers, &uri))?;
+    if !caller.is_admin()
+        && let Some(items) = body.get_mut("networks").and_then(Value::as_array_mut)
+    {
+        for item in items.iter_mut().filter_map(Value::as_object_mut) {
+            for key in PROVIDER {
+                item.remove(key);
+            }
+        }
+    }
+    Ok(Json(body))
 }
 
 /// Loads a network the caller may see, or 404 as Neutron answers for
@@ -428,6 +452,7 @@ async fn create(
     let mut tx = st.db.begin().await?;
     let mut ids = Vec::new();
     for (net, seg) in built {
+        crate::quotas::enforce(&st, &mut tx, &net.project_id, "network", 1).await?;
         let n = insert(&mut tx, &net, seg).await?;
         if n.shared {
             grant_wildcard(&mut tx, &n, ACCESS_AS_SHARED).await?;

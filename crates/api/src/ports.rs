@@ -460,6 +460,7 @@ async fn create_one(
 
     // The MAC: a requested one must be free; a generated one is retried
     // until the unique index accepts it.
+    crate::quotas::enforce(st, tx, &port.project_id, "port", 1).await?;
     let mut mac = requested_mac
         .unwrap_or_else(|| Mac::random_with_prefix(st.config.mac_prefix, &mut rand::rng()));
     loop {

@@ -249,6 +249,7 @@ async fn create(
         created_at: now.clone(),
         updated_at: now,
     };
+    crate::quotas::enforce(&st, &mut tx, &policy.project_id, "rbac_policy", 1).await?;
     if !store::insert(&mut tx, &policy).await? {
         return Err(ApiError::conflict(
             "DuplicateRbacPolicy",

@@ -345,6 +345,7 @@ async fn create(
         gw_fixed_ips: Vec::new(),
     };
     let mut tx = st.db.begin().await?;
+    crate::quotas::enforce(&st, &mut tx, &r.project_id, "router", 1).await?;
     store::insert(&mut tx, &r).await?;
     if let Some(gw) = gw {
         apply_gateway(&st, &caller, &mut tx, &mut r, gw).await?;

@@ -679,6 +679,7 @@ async fn create(
     let mut ids = Vec::new();
     for m in &items {
         let (subnet, pools) = build(&caller, &mut tx, m).await?;
+        crate::quotas::enforce(&st, &mut tx, &subnet.project_id, "subnet", 1).await?;
         store::insert(&mut tx, &subnet, &pools).await?;
         // A subnet revises its network (Neutron's Subnet.revises_on_change).
         neutrino_store::networks::touch(&mut tx, &subnet.network_id, &subnet.updated_at).await?;

@@ -85,6 +85,7 @@ fn parse_args() -> Result<Args> {
 
 fn main() -> Result<()> {
     let args = parse_args()?;
+    let load_before = loadavg();
     let dir = tempfile::tempdir()?;
     // dnsmasq started as root drops to `nobody` and must still read the file.
     set_mode(dir.path(), 0o755)?;
@@ -141,8 +142,16 @@ fn main() -> Result<()> {
     dnsmasq.stop();
 
     println!(
-        "\n{} hosts, {} answers per run, {} senders x {} in flight, {} rounds (median shown)\n",
-        args.hosts, args.queries, args.senders, args.window, args.rounds
+        "\n{} hosts, {} answers per run, {} senders x {} in flight, {} rounds (median shown); \
+         {} CPUs, load average {} before, {} after\n",
+        args.hosts,
+        args.queries,
+        args.senders,
+        args.window,
+        args.rounds,
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load_before,
+        loadavg(),
     );
     println!(
         "| server | queries/s | p50 latency | p99 latency | server CPU per answer | lost | bad |"
@@ -162,6 +171,14 @@ fn main() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The 1-minute load average.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<()> {

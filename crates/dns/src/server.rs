@@ -169,10 +169,11 @@ impl Responder {
         });
 
         let mut tasks = JoinSet::new();
-        let udp = Arc::new(udp);
-        for _ in 0..udp_workers() {
-            tasks.spawn(udp_worker(udp.clone(), shared.clone()));
-        }
+        // One UDP loop: several loops on one socket are all woken for every
+        // datagram and all but one find nothing, which cost 50% more CPU per
+        // answer on the benchmark (docs/benchmarks.md) for no throughput;
+        // one loop answers tens of thousands of queries per second.
+        tasks.spawn(udp_worker(Arc::new(udp), shared.clone()));
         tasks.spawn(tcp_acceptor(tcp, shared.clone()));
         tracing::info!(%local_addr, names = records.len(), "DNS responder listening (UDP and TCP)");
         Ok(ResponderHandle {
@@ -181,14 +182,6 @@ impl Responder {
             tasks,
         })
     }
-}
-
-/// UDP receive loops on the socket. One: several loops on one socket are
-/// all woken for every datagram and all but one find nothing, which cost
-/// more CPU per answer than it gained on the benchmark (docs/benchmarks.md);
-/// one loop answers tens of thousands of queries per second.
-fn udp_workers() -> usize {
-    std::env::var("TMP_UDP_WORKERS").ok().and_then(|v| v.parse().ok()).unwrap_or(1)
 }
 
 async fn bind(listen: SocketAddr) -> Result<(UdpSocket, TcpListener), DnsError> {

@@ -27,6 +27,9 @@ pub enum Command {
     /// Run everything on this machine with state in one directory, bootstrap
     /// an admin account and write a ready clouds.yaml.
     Up(UpArgs),
+    /// Apply, get and delete infra resources (NetConfig, IPSet, Reservation,
+    /// DNSMasq, DNSData) on a running server, found through clouds.yaml.
+    Infra(crate::infra_cli::InfraArgs),
 }
 
 #[derive(Args, Debug, Clone, Default)]

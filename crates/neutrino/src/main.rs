@@ -4,6 +4,7 @@
 mod cli;
 mod clouds;
 mod config;
+mod infra_cli;
 mod server;
 
 use clap::Parser;
@@ -21,6 +22,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async move {
         match cli.command {
+            cli::Command::Infra(args) => infra_cli::run(args).await,
             cli::Command::Serve(args) => server::serve(config::Settings::resolve(&args)?).await,
             cli::Command::Up(up) => {
                 let settings = config::Settings::resolve_up(&up)?;

@@ -9,6 +9,7 @@ pub mod floatingips;
 pub mod infra;
 pub mod networks;
 pub mod ports;
+pub mod quotas;
 pub mod rbac;
 pub mod routers;
 mod rows;

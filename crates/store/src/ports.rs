@@ -238,7 +238,8 @@ pub async fn list(db: &Db, q: &PortQuery) -> Result<Vec<Port>, StoreError> {
             args.extend(vals.iter().cloned());
         }
     }
-    sql.push_str(" ORDER BY p.id");
+    // No ORDER BY: the API sorts when a client asks; walking the text
+    // primary key index costs more than the whole rest of a large list.
     let rows = dispatch!(db.read(), c => {
         let mut query = sqlx::query_as::<_, PortRow>(trusted(&sql));
         for a in &args { query = query.bind(a); }
@@ -256,14 +257,15 @@ pub async fn list(db: &Db, q: &PortQuery) -> Result<Vec<Port>, StoreError> {
     } else {
         String::new()
     };
-    let ip_sql = format!(
-        "SELECT port_id, subnet_id, ip_address FROM ip_allocations{filter} ORDER BY port_id, ip_offset, ip_address"
-    );
-    let ips: Vec<(String, String, String)> = dispatch!(db.read(), c => {
+    let ip_sql =
+        format!("SELECT port_id, subnet_id, ip_address, ip_offset FROM ip_allocations{filter}");
+    let mut ips: Vec<(String, String, String, Option<i64>)> = dispatch!(db.read(), c => {
         let mut query = sqlx::query_as(trusted(&ip_sql));
         if few { for i in &ids { query = query.bind(i); } }
         query.fetch_all(c).await
     })?;
+    // Each port's addresses in a stable order (by offset, as get_tx gives them).
+    ips.sort_unstable_by(|a, b| (&a.0, a.3, &a.2).cmp(&(&b.0, b.3, &b.2)));
     let sg_sql = format!(
         "SELECT port_id, security_group_id FROM port_security_groups{filter} ORDER BY port_id, security_group_id"
     );
@@ -273,7 +275,7 @@ pub async fn list(db: &Db, q: &PortQuery) -> Result<Vec<Port>, StoreError> {
         query.fetch_all(c).await
     })?;
     let mut ip_map: HashMap<String, Vec<FixedIp>> = HashMap::new();
-    for (port, subnet_id, ip_address) in ips {
+    for (port, subnet_id, ip_address, _) in ips {
         ip_map.entry(port).or_default().push(FixedIp {
             subnet_id,
             ip_address,

@@ -326,3 +326,32 @@ async fn foreign_project_in_create_is_a_bad_request() {
         }
     }
 }
+
+/// Non-admins may filter on the provider attributes they cannot see
+/// (neutron_tempest_plugin test_list_network_filter_provider_attributes).
+#[tokio::test]
+async fn non_admins_filter_on_hidden_provider_attributes() {
+    for c in support::backends().await {
+        let n = c.network(&c.alice, "geneve-net").await;
+        let id = n["id"].as_str().unwrap().to_string();
+        let (_, b) = c
+            .call("GET", &format!("/v2.0/networks/{id}"), &c.admin, None)
+            .await;
+        let seg = b["network"]["provider:segmentation_id"].clone();
+        for (query, found) in [
+            ("provider:network_type=geneve".to_string(), true),
+            ("provider:network_type=vlan".to_string(), false),
+            (format!("provider:segmentation_id={seg}"), true),
+        ] {
+            let (s, b) = c
+                .call("GET", &format!("/v2.0/networks?{query}"), &c.alice, None)
+                .await;
+            assert_eq!(s, 200, "{b}");
+            assert_eq!(ids(&b, "networks").contains(&id), found, "{query}: {b}");
+            for item in b["networks"].as_array().unwrap() {
+                assert!(item.get("provider:network_type").is_none(), "{item}");
+                assert!(item.get("provider:segmentation_id").is_none(), "{item}");
+            }
+        }
+    }
+}

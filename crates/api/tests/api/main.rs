@@ -8,6 +8,7 @@ mod conformance;
 mod errors;
 mod networks;
 mod ports;
+mod quotas;
 mod rbac;
 mod routers;
 mod security_groups;

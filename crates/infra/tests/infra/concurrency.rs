@@ -56,7 +56,7 @@ async fn check_distinct(cloud: &Cloud, expected_sets: usize) -> BTreeMap<String,
     per_net
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_ipsets_get_distinct_addresses() {
     for cloud in backends().await {
         cloud.apply(&netconfig()).await;
@@ -141,7 +141,7 @@ async fn fifty_concurrent_ipsets_get_distinct_addresses() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_creates_of_one_netconfig_and_one_ipset() {
     for cloud in backends().await {
         // Ten NetConfigs with different names at once: one wins.

@@ -68,7 +68,8 @@ async fn served_at(cloud: &Cloud) -> SocketAddr {
     }
 }
 
-#[tokio::test]
+// Multi-threaded: `dig` runs synchronously while the responders serve.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dnsmasq_serves_dnsdata_forwards_and_follows_changes() {
     for cloud in backends().await {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

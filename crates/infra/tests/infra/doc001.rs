@@ -6,7 +6,7 @@ use crate::support::{NS, addresses, backends, fixture, ipset};
 
 /// The document's status block, in its order, plus what current upstream
 /// adds: the CtlPlane default route (the IPSet asks for `defaultRoute`),
-/// dnsDomain and serviceNetwork.
+/// dnsDomain and serviceNetwork; Tenant's MTU is its NetConfig's 9000.
 fn documented_reservations() -> Value {
     json!([
         {"address": "192.168.122.100", "cidr": "192.168.122.0/24", "gateway": "192.168.122.1", "mtu": 1500,
@@ -21,7 +21,7 @@ fn documented_reservations() -> Value {
          "subnet": "subnet1", "vlan": 20, "dnsDomain": "internalapi.example.com", "serviceNetwork": "internalapi"},
         {"address": "172.18.0.10", "cidr": "172.18.0.0/24", "mtu": 1500, "network": "Storage",
          "subnet": "subnet1", "vlan": 30, "dnsDomain": "storage.example.com", "serviceNetwork": "storage"},
-        {"address": "172.20.0.10", "cidr": "172.20.0.0/24", "mtu": 1500, "network": "Tenant",
+        {"address": "172.20.0.10", "cidr": "172.20.0.0/24", "mtu": 9000, "network": "Tenant",
          "subnet": "subnet1", "vlan": 50, "dnsDomain": "tenant.example.com", "serviceNetwork": "tenant"},
     ])
 }
@@ -44,6 +44,15 @@ async fn document_001_ipset_gets_the_documented_reservations() {
         assert_eq!(got.as_array().unwrap().len(), 5, "{set}");
         for (i, want) in documented.as_array().unwrap().iter().enumerate() {
             for field in ["address", "cidr", "gateway", "mtu", "network", "subnet", "vlan"] {
+                if want["network"] == "Tenant" && field == "mtu" {
+                    // The document contradicts itself here: its NetConfig
+                    // gives Tenant `mtu: 9000`, its status block says 1500.
+                    // The controller copies the network's MTU (upstream
+                    // too: `MTU: netDef.MTU`), so the status says 9000.
+                    assert_eq!(want[field], 1500);
+                    assert_eq!(got[i][field], 9000, "[{}] {got}", cloud.backend);
+                    continue;
+                }
                 assert_eq!(got[i][field], want[field], "[{}] reservation {i} field {field}: {got}", cloud.backend);
             }
         }
