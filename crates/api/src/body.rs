@@ -57,6 +57,15 @@ pub fn items(
         let mut out = Vec::with_capacity(list.len());
         for v in list {
             match v {
+                // Neutron takes each item bare or in its own envelope.
+                Value::Object(mut m)
+                    if m.len() == 1 && m.get(singular).is_some_and(Value::is_object) =>
+                {
+                    match m.remove(singular) {
+                        Some(Value::Object(inner)) => out.push(inner),
+                        _ => unreachable!("checked above"),
+                    }
+                }
                 Value::Object(m) => out.push(m),
                 _ => {
                     return Err(ApiError::bad_request(format!(

@@ -259,13 +259,24 @@ fn parse_groups(m: &Map<String, Value>) -> Result<Option<Vec<String>>, ApiError>
         Some(Value::Null) => Vec::new(),
         Some(_) => body::opt_string_list(m, "security_groups")?.unwrap_or_default(),
     };
+    let mut dups: Vec<&str> = Vec::new();
+    for (i, g) in groups.iter().enumerate() {
+        if groups[..i].contains(g) && !dups.contains(&g.as_str()) {
+            dups.push(g);
+        }
+    }
+    if !dups.is_empty() {
+        return Err(ApiError::invalid_attr(
+            "security_groups",
+            format!("Duplicate items in the list: '{}'", dups.join(", ")),
+        ));
+    }
     for g in &groups {
         body::check_uuid("security_groups", g)?;
     }
-    let mut dedup = groups.clone();
-    dedup.sort();
-    dedup.dedup();
-    Ok(Some(dedup))
+    let mut sorted = groups;
+    sorted.sort();
+    Ok(Some(sorted))
 }
 
 fn binding_attrs_policy(

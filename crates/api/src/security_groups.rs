@@ -609,8 +609,15 @@ async fn create_groups(
         .map(|m| build_group(&caller, m))
         .collect::<Result<Vec<_>, _>>()?;
     let mut tx = st.db.begin().await?;
+    // Default groups first: they take no quota locks, so no transaction
+    // waits for a default group while holding one.
     for g in &built {
         ensure_default(&mut tx, &g.project_id).await?;
+    }
+    for g in &built {
+        crate::quotas::enforce(&st, &mut tx, &g.project_id, "security_group", 1).await?;
+        let rules = default_rules(g, &g.created_at).len() as i64;
+        crate::quotas::enforce(&st, &mut tx, &g.project_id, "security_group_rule", rules).await?;
         insert_group(&mut tx, g).await?;
     }
     tx.commit().await?;
@@ -1116,7 +1123,12 @@ async fn show_rule(
 /// Stores one validated rule: its group must exist and be the caller's, a
 /// remote group must exist and belong to the rule's project, and no equal
 /// rule may be in the group. The group moves to a new revision.
-async fn insert_rule(tx: &mut Tx, caller: &Caller, r: &SecurityGroupRule) -> Result<(), ApiError> {
+async fn insert_rule(
+    st: &AppState,
+    tx: &mut Tx,
+    caller: &Caller,
+    r: &SecurityGroupRule,
+) -> Result<(), ApiError> {
     let group = store::lock(tx, std::slice::from_ref(&r.security_group_id))
         .await
         .map_err(internal)?
@@ -1138,6 +1150,7 @@ async fn insert_rule(tx: &mut Tx, caller: &Caller, r: &SecurityGroupRule) -> Res
             return Err(not_found(remote));
         }
     }
+    crate::quotas::enforce(st, tx, &r.project_id, "security_group_rule", 1).await?;
     let mut row = r.clone();
     row.belongs_to_default_sg = group.is_default;
     if let Some(existing) = store::insert_rule(tx, &row, &rule_key(&row))
@@ -1201,7 +1214,7 @@ async fn create_rules(
     }
     let mut tx = st.db.begin().await?;
     for r in &rules {
-        insert_rule(&mut tx, &caller, r).await?;
+        insert_rule(&st, &mut tx, &caller, r).await?;
     }
     tx.commit().await?;
     let mut out = Vec::with_capacity(rules.len());

@@ -161,11 +161,21 @@ async fn main() -> anyhow::Result<()> {
         .context("no token issued")?
         .to_str()?
         .to_string();
-    let api = Arc::new(Api {
-        http,
-        base: format!("http://127.0.0.1:{net_port}"),
-        token,
-    });
+    let token_body: Value = r.json().await?;
+    let project = token_body["token"]["project"]["id"].as_str().context("project-scoped token")?.to_string();
+    let api = Arc::new(Api { http, base: format!("http://127.0.0.1:{net_port}"), token });
+    // 10,000 ports is beyond the default quota of 500; lift it, as an
+    // operator running this load would.
+    let r = api
+        .http
+        .put(format!("{}/v2.0/quotas/{project}", api.base))
+        .header("x-auth-token", &api.token)
+        .json(&json!({"quota": {"port": -1}}))
+        .send()
+        .await?;
+    if !r.status().is_success() {
+        bail!("lifting the port quota failed: {}", r.status());
+    }
 
     let net = api
         .post("/v2.0/networks", json!({"network": {"name": "bench"}}))

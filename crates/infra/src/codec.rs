@@ -22,22 +22,22 @@ pub fn parse_input<S: Spec>(
             kind.name()
         )));
     };
-    if let Some(v) = top.get("apiVersion").filter(|v| !v.is_null()) {
-        if v.as_str() != Some(API_VERSION) {
-            return Err(InfraError::BadRequest(format!(
-                "the API version in the data ({}) does not match the expected API version ({API_VERSION})",
-                v.as_str().unwrap_or("?")
-            )));
-        }
+    if let Some(v) = top.get("apiVersion").filter(|v| !v.is_null())
+        && v.as_str() != Some(API_VERSION)
+    {
+        return Err(InfraError::BadRequest(format!(
+            "the API version in the data ({}) does not match the expected API version ({API_VERSION})",
+            v.as_str().unwrap_or("?")
+        )));
     }
-    if let Some(v) = top.get("kind").filter(|v| !v.is_null()) {
-        if v.as_str() != Some(kind.name()) {
-            return Err(InfraError::BadRequest(format!(
-                "the kind in the data ({}) does not match the expected kind ({})",
-                v.as_str().unwrap_or("?"),
-                kind.name()
-            )));
-        }
+    if let Some(v) = top.get("kind").filter(|v| !v.is_null())
+        && v.as_str() != Some(kind.name())
+    {
+        return Err(InfraError::BadRequest(format!(
+            "the kind in the data ({}) does not match the expected kind ({})",
+            v.as_str().unwrap_or("?"),
+            kind.name()
+        )));
     }
     let meta_value = top.remove("metadata").unwrap_or(Value::Object(Map::new()));
     let mut meta: ObjectMeta = deserialize_at("metadata", meta_value)

@@ -253,7 +253,7 @@ fn desired(masq: &DNSMasq, data: &[DNSData]) -> Result<Option<Desired>, String> 
                 && d.spec.dns_data_label_selector_value.to_lowercase() == selector
         })
         .collect();
-    matching.sort_by(|a, b| a.metadata.name.to_lowercase().cmp(&b.metadata.name.to_lowercase()));
+    matching.sort_by_key(|d| d.metadata.name.to_lowercase());
     let mut hosts = Vec::new();
     for d in matching {
         for h in &d.spec.hosts {

@@ -777,6 +777,20 @@ async fn group_validation_and_updates() {
             .await;
         assert_eq!(s, 201, "{b}");
         assert_eq!(b["security_groups"].as_array().unwrap().len(), 2);
+        // Bulk items may also come in their own envelopes (tempest sends them so).
+        let (s, b) = c
+            .call(
+                "POST",
+                GROUPS,
+                &c.alice,
+                Some(
+                    json!({"security_groups": [{"security_group": {"name": "c"}}, {"name": "d"}]}),
+                ),
+            )
+            .await;
+        assert_eq!(s, 201, "{b}");
+        assert_eq!(b["security_groups"][0]["name"], "c");
+        assert_eq!(b["security_groups"][1]["name"], "d");
         // Removing a group takes its rules and the rules naming it.
         let other = c.security_group(&c.alice, json!({"name": "peer"})).await;
         c.rule(&c.alice, json!({"security_group_id": other["id"], "direction": "ingress", "remote_group_id": g["id"]}))
@@ -1026,6 +1040,7 @@ async fn ports_and_groups_in_use() {
             (json!([g["id"], NO_SUCH]), 404, "SecurityGroupNotFound"),
             (json!([bobs["id"]]), 404, "SecurityGroupNotFound"),
             (json!(["not-a-uuid"]), 400, "HTTPBadRequest"),
+            (json!([g["id"], g["id"]]), 400, "HTTPBadRequest"),
             (
                 json!([g["id"], stateless["id"]]),
                 409,
