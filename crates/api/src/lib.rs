@@ -22,6 +22,7 @@ mod security_groups;
 mod service_ports;
 mod subnets;
 mod tags;
+mod view_cache;
 mod views;
 
 use std::sync::Arc;
@@ -82,6 +83,13 @@ pub struct AppState {
     pub db: Db,
     pub identity: Identity,
     pub config: Arc<NetworkConfig>,
+    port_views: Arc<view_cache::PortViews>,
+}
+
+impl AppState {
+    pub fn new(db: Db, identity: Identity, config: NetworkConfig) -> AppState {
+        AppState { db, identity, config: Arc::new(config), port_views: Arc::default() }
+    }
 }
 
 /// The Network API router (`/`, `/v2.0/...`), authentication included.

@@ -110,6 +110,16 @@ impl ListParams {
         Ok(p)
     }
 
+    /// True when the request only filters on `pushed` keys (which the store
+    /// applies exactly) and asks for no fields, sorting or paging.
+    pub fn is_plain(&self, pushed: &[&str]) -> bool {
+        self.fields.is_empty()
+            && self.sort.is_empty()
+            && self.limit.is_none()
+            && self.marker.is_none()
+            && self.filters.iter().all(|(k, _)| pushed.contains(&k.as_str()))
+    }
+
     /// Values of a filter that the store can push down into SQL.
     pub fn values(&self, key: &str) -> Vec<String> {
         self.filters

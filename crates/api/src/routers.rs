@@ -824,6 +824,8 @@ async fn remove_interface(
             )
             .await?;
         }
+        // The port's view changed: a new revision (see view_cache.rs).
+        neutrino_store::ports::touch(&mut tx, &port_id, &now_timestamp()).await?;
     }
     store::touch(&mut tx, &id, &now_timestamp()).await?;
     tx.commit().await?;

@@ -876,6 +876,8 @@ async fn delete(
                 neutrino_store::ports::delete_allocation(&mut tx, &port, &id, &ip.ip_address)
                     .await?;
             }
+            // The port's view changed: a new revision (see view_cache.rs).
+            neutrino_store::ports::touch(&mut tx, &port, &neutrino_store::now_timestamp()).await?;
             continue;
         }
         return Err(ApiError::conflict(

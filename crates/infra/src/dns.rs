@@ -134,10 +134,10 @@ impl Reconciler {
             self.stop(&key).await;
         }
         self.failing = failing;
-        // Statuses written above changed the fingerprint: take the new one
-        // so the next pass does not redo this one.
-        self.fingerprint =
-            store::fingerprint(db, &[Kind::DNSMasq.name(), Kind::DNSData.name()]).await?;
+        // The fingerprint read before the objects: anything committed since
+        // makes the next pass differ and run. (Statuses written above cost
+        // one more pass, which finds nothing to write.)
+        self.fingerprint = fp;
         Ok(())
     }
 

@@ -134,11 +134,7 @@ async fn run(settings: Settings, data_dir: Option<&Path>) -> anyhow::Result<()> 
 
     let mut network_config = settings.network.clone();
     network_config.identity_url = identity_url.clone();
-    let state = AppState {
-        db: db.clone(),
-        identity: identity.clone(),
-        config: Arc::new(network_config),
-    };
+    let state = AppState::new(db.clone(), identity.clone(), network_config);
     let identity_app = with_request_ids(identity.router());
     // The infra layer (NetConfig, IPSet, DNSData, ...) shares the Network
     // API's listener under /infra.
@@ -185,6 +181,10 @@ async fn run(settings: Settings, data_dir: Option<&Path>) -> anyhow::Result<()> 
         _ = int.recv() => tracing::info!("SIGINT received, shutting down"),
     }
     let _ = stop_tx.send(true);
+    // clouds.yaml means "a server is ready here": it goes with the server.
+    if let Some(dir) = data_dir {
+        let _ = std::fs::remove_file(dir.join("clouds.yaml"));
+    }
     identity_server.await??;
     network_server.await??;
     let _ = infra_dns.await;

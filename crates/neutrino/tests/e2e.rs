@@ -1266,6 +1266,10 @@ async fn e2e_up_lifecycle() -> Result<()> {
         tail.contains("SIGTERM received") && tail.contains("stopped"),
         "log after SIGTERM:\n{tail}"
     );
+    ensure!(
+        !dir.join("clouds.yaml").exists(),
+        "clouds.yaml must go with the server, so its presence means ready"
+    );
 
     // ---- restart on the same dir (and ports): same password, same data
     let server = Server::up(&dir, &log, ports, &[])?;

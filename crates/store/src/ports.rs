@@ -211,13 +211,11 @@ pub struct PortQuery {
     pub device_ids: Vec<String>,
 }
 
-pub async fn list(db: &Db, q: &PortQuery) -> Result<Vec<Port>, StoreError> {
-    let cols = COLUMNS
-        .split(", ")
-        .map(|c| format!("p.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut sql = format!("SELECT {cols} FROM ports p");
+/// `FROM ... WHERE ...` of a port query, with its arguments. No ORDER BY:
+/// the API sorts when a client asks, and walking the text primary key index
+/// costs more than the whole rest of a large list.
+fn from_where(q: &PortQuery) -> (String, Vec<String>) {
+    let mut sql = String::from(" FROM ports p");
     let mut args: Vec<String> = Vec::new();
     if let Some(proj) = &q.visible_to {
         args.push(proj.clone());
@@ -225,21 +223,31 @@ pub async fn list(db: &Db, q: &PortQuery) -> Result<Vec<Port>, StoreError> {
     } else {
         sql.push_str(" WHERE TRUE");
     }
-    for (col, vals) in [
-        ("p.id", &q.ids),
-        ("p.network_id", &q.network_ids),
-        ("p.device_id", &q.device_ids),
-    ] {
+    for (col, vals) in [("p.id", &q.ids), ("p.network_id", &q.network_ids), ("p.device_id", &q.device_ids)] {
         if !vals.is_empty() {
-            sql.push_str(&format!(
-                " AND {col} IN ({})",
-                placeholders(args.len() + 1, vals.len())
-            ));
+            sql.push_str(&format!(" AND {col} IN ({})", placeholders(args.len() + 1, vals.len())));
             args.extend(vals.iter().cloned());
         }
     }
-    // No ORDER BY: the API sorts when a client asks; walking the text
-    // primary key index costs more than the whole rest of a large list.
+    (sql, args)
+}
+
+/// `(id, revision_number)` of the ports a query selects, in the order
+/// [`list`] returns them.
+pub async fn revisions(db: &Db, q: &PortQuery) -> Result<Vec<(String, i64)>, StoreError> {
+    let (from, args) = from_where(q);
+    let sql = format!("SELECT p.id, p.revision_number{from}");
+    Ok(dispatch!(db.read(), c => {
+        let mut query = sqlx::query_as(trusted(&sql));
+        for a in &args { query = query.bind(a); }
+        query.fetch_all(c).await
+    })?)
+}
+
+pub async fn list(db: &Db, q: &PortQuery) -> Result<Vec<Port>, StoreError> {
+    let cols = COLUMNS.split(", ").map(|c| format!("p.{}", c.trim())).collect::<Vec<_>>().join(", ");
+    let (from, args) = from_where(q);
+    let sql = format!("SELECT {cols}{from}");
     let rows = dispatch!(db.read(), c => {
         let mut query = sqlx::query_as::<_, PortRow>(trusted(&sql));
         for a in &args { query = query.bind(a); }

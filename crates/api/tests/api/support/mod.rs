@@ -81,11 +81,7 @@ async fn build(
     let identity_app = identity.router();
     let mut cloud = Cloud {
         backend,
-        app: network_router(AppState {
-            db: db.clone(),
-            identity: identity.clone(),
-            config: Arc::new(cfg),
-        }),
+        app: network_router(AppState::new(db.clone(), identity.clone(), cfg)),
         identity_app,
         identity,
         db,
@@ -192,11 +188,7 @@ impl Cloud {
     pub async fn replica(&self) -> Router {
         let db = Db::connect(&self.url).await.expect("second connection");
         let identity = identity_for(db.clone());
-        network_router(AppState {
-            db,
-            identity,
-            config: Arc::new(config()),
-        })
+        network_router(AppState::new(db, identity, config()))
     }
 
     /// Calls the Network API.
