@@ -29,7 +29,13 @@ pub async fn require_token(
             req.extensions_mut().insert(Caller(ctx));
             next.run(req).await
         }
-        Err(_) => unauthorized(&state),
+        Err(e) if e.is_auth_failure() => unauthorized(&state),
+        // A broken database is not the client's fault: 500, not 401.
+        Err(e) => {
+            tracing::error!(error = ?e, "token validation failed");
+            crate::reject::Reject(ApiError::internal("Request Failed: internal server error while processing your request."))
+                .into_response()
+        }
     }
 }
 

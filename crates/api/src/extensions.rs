@@ -177,6 +177,16 @@ pub const EXTENSIONS: &[(&str, &str, &str)] = &[
         "Expose functions for quotas usage statistics per project",
     ),
     (
+        "quota-check-limit",
+        "Quota engine limit check",
+        "Support for checking the resource usage before applying a new quota limit",
+    ),
+    (
+        "quota-check-limit-default",
+        "Quota engine limit check by default",
+        "By default, the Neutron quota engine checks the resource usage before applying a new quota limit",
+    ),
+    (
         "rbac-policies",
         "RBAC Policies",
         "Allows creation and modification of policies that control tenant access to resources.",

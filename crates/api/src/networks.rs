@@ -635,6 +635,12 @@ async fn delete(
         .await?
         .ok_or_else(|| ApiError::network_not_found(&id))?;
     body::check_revision(expected, n.revision_number)?;
+    // Floating IPs allocated on an external network go with it, as in
+    // Neutron (their ports are then gone too).
+    for fip in neutrino_store::floatingips::on_network_tx(&mut tx, &id).await? {
+        neutrino_store::floatingips::delete(&mut tx, &fip.id).await?;
+        neutrino_store::ports::delete(&mut tx, &fip.floating_port_id).await?;
+    }
     let ports = neutrino_store::ports::on_network_tx(&mut tx, &id).await?;
     // Ports Neutron itself manages for the network go with it; any other
     // port keeps the network in use.

@@ -154,7 +154,12 @@ async fn update(
     RawBody(raw): RawBody,
 ) -> ApiResult<Json<Value>> {
     caller.require_admin("update_quota")?;
-    let m = body::single(body::parse_json(&raw)?, "quota")?;
+    let mut m = body::single(body::parse_json(&raw)?, "quota")?;
+    // quota-check-limit(-default): new limits are checked against usage
+    // unless `force` is true; `check_limit` (what the openstack client
+    // always sends) asks for that default.
+    let force = m.remove("force") == Some(Value::Bool(true));
+    m.remove("check_limit");
     let unknown: Vec<&str> = m
         .keys()
         .map(String::as_str)
@@ -181,6 +186,16 @@ async fn update(
     }
     let mut tx = st.db.begin().await?;
     for (k, v) in &values {
+        if !force && *v >= 0 {
+            store::lock(&mut tx, &project, k).await?;
+            let used = store::count_tx(&mut tx, &project, k).await?;
+            if used > *v {
+                return Err(ApiError::bad_request(format!(
+                    "Quota limit {v} for {k} must be greater than or equal to already used {used}"
+                ))
+                .into());
+            }
+        }
         store::set(&mut tx, &project, k, *v).await?;
     }
     tx.commit().await?;

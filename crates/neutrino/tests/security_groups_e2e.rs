@@ -188,7 +188,7 @@ fn e2e_openstack_cli_octavia_security_groups() -> Result<()> {
                 "lb-mgmt-sec-grp",
             ])?;
             ensure!(r["security_group_id"] == mgmt["id"], "{r}");
-            ensure!(r["port_range_min"].to_string() == port, "{r}");
+            ensure!(r["port_range_min"].as_i64() == port.parse().ok(), "{r}");
         }
     }
     // lb-health-mgr-sec-grp: UDP 5555, IPv4 and IPv6.

@@ -174,3 +174,10 @@ pub async fn touch(tx: &mut Tx, id: &str, now: &str) -> Result<(), StoreError> {
         .bind(id).bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
+
+/// Every floating IP allocated on a network.
+pub async fn on_network_tx(tx: &mut Tx, network_id: &str) -> Result<Vec<FloatingIp>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM floatingips WHERE floating_network_id = $1");
+    let rows = dispatch!(tx.conn(), c => sqlx::query_as::<_, FipRow>(trusted(&sql)).bind(network_id).fetch_all(&mut *c).await)?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}

@@ -168,3 +168,66 @@ async fn twenty_racing_floating_ips_against_a_quota_of_ten() {
         );
     }
 }
+
+/// `openstack quota set --networks N PROJECT` always sends `check_limit:
+/// true` (or `force: true` with `--force`), the quota-check-limit extension
+/// of Neutron: the server accepted neither ("Unrecognized attribute(s)
+/// 'check_limit'"), so the stock client could not set a network quota. As
+/// upstream since 2025.1, a new limit below the usage is refused unless
+/// `force` is true, with or without `check_limit`.
+#[tokio::test]
+async fn update_takes_check_limit_and_force_as_the_openstack_client_sends_them() {
+    for c in support::backends().await {
+        let path = format!("/v2.0/quotas/{}", c.alice_project);
+        let put = |quota: serde_json::Value| {
+            let path = path.clone();
+            let c = &c;
+            async move {
+                c.call("PUT", &path, &c.admin, Some(json!({"quota": quota})))
+                    .await
+            }
+        };
+        let (s, b) = put(json!({"network": 2, "check_limit": true})).await;
+        assert_eq!(s, 200, "[{}] {b}", c.backend);
+        assert_eq!(b["quota"]["network"], 2);
+        assert!(b["quota"].get("check_limit").is_none(), "{b}");
+        c.network(&c.alice, "one").await;
+        c.network(&c.alice, "two").await;
+
+        for quota in [
+            json!({"network": 1, "check_limit": true}),
+            json!({"network": 1}),
+            json!({"network": 1, "force": false}),
+        ] {
+            let (s, b) = put(quota.clone()).await;
+            assert_error(s, &b, 400, "HTTPBadRequest");
+            assert_eq!(
+                b["NeutronError"]["message"],
+                "Quota limit 1 for network must be greater than or equal to already used 2",
+                "{quota}"
+            );
+        }
+        let (_, b) = c.call("GET", &path, &c.admin, None).await;
+        assert_eq!(b["quota"]["network"], 2, "a refused update stores nothing");
+
+        let (s, b) = put(json!({"network": 1, "force": true})).await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["quota"]["network"], 1);
+        let (s, b) = put(json!({"network": -1, "check_limit": true})).await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["quota"]["network"], -1);
+        let (s, b) = put(json!({"network": 5, "router": 0, "check_limit": true})).await;
+        assert_eq!(s, 200, "unused resources may go to 0: {b}");
+
+        let (_, b) = c.call("GET", "/v2.0/extensions", &c.alice, None).await;
+        let aliases: Vec<&str> = b["extensions"]
+            .as_array()
+            .expect("extensions")
+            .iter()
+            .filter_map(|e| e["alias"].as_str())
+            .collect();
+        for want in ["quota-check-limit", "quota-check-limit-default"] {
+            assert!(aliases.contains(&want), "{want} missing: {aliases:?}");
+        }
+    }
+}

@@ -3,8 +3,6 @@
 
 #![allow(dead_code)]
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
