@@ -550,12 +550,12 @@ async fn create_one(
     addressing
         .allocate(tx, &subnets_on_net, requested_ips.as_deref())
         .await?;
-    store::set_security_groups(tx, &port.id, &groups)
-        .await
-        .map_err(internal)?;
-    neutrino_store::tags::replace(tx, "ports", &port.id, &tags)
-        .await
-        .map_err(internal)?;
+    // A new port has no bindings or tags to replace: only add (this is
+    // the serialised write path on SQLite, so every statement counts).
+    store::add_security_groups(tx, &port.id, &groups).await.map_err(internal)?;
+    for t in &tags {
+        neutrino_store::tags::add(tx, "ports", &port.id, t).await.map_err(internal)?;
+    }
     Ok(port.id)
 }
 

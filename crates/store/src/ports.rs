@@ -155,6 +155,16 @@ pub async fn allocation_owner(
         .bind(subnet_id).bind(ip).fetch_optional(&mut *c).await)?)
 }
 
+/// Binds groups to a port that has none yet.
+pub async fn add_security_groups(tx: &mut Tx, port_id: &str, groups: &[String]) -> Result<(), StoreError> {
+    for g in groups {
+        dispatch!(tx.conn(), c => sqlx::query(
+            "INSERT INTO port_security_groups (port_id, security_group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(port_id).bind(g).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
+
 pub async fn set_security_groups(
     tx: &mut Tx,
     port_id: &str,
