@@ -148,16 +148,20 @@ async fn list_from_cache(st: &AppState, caller: &Caller, q: &PortQuery) -> ApiRe
     let missing: Vec<String> =
         wanted.iter().zip(&out).filter(|(_, o)| o.is_none()).map(|((id, _), _)| id.clone()).collect();
     if !missing.is_empty() {
-        let fetch = if missing.len() <= 200 { PortQuery { ids: missing, ..q.clone() } } else { q.clone() };
         let mut fresh: std::collections::HashMap<String, std::sync::Arc<str>> = std::collections::HashMap::new();
-        let mut rendered = Vec::new();
-        for p in store::list(&st.db, &fetch).await? {
-            let json: std::sync::Arc<str> =
-                serde_json::to_string(&views::port(&p, caller, &st.config.dns_domain)).expect("JSON of a map").into();
-            fresh.insert(p.id.clone(), json.clone());
-            rendered.push((p.id, p.revision_number, json));
+        // In chunks, so a cold list of many ports never holds all their rows
+        // and JSON trees at once (the allocator keeps a peak for good).
+        for chunk in missing.chunks(500) {
+            let fetch = PortQuery { ids: chunk.to_vec(), ..q.clone() };
+            let mut rendered = Vec::with_capacity(chunk.len());
+            for p in store::list(&st.db, &fetch).await? {
+                let json: std::sync::Arc<str> =
+                    serde_json::to_string(&views::port(&p, caller, &st.config.dns_domain)).expect("JSON of a map").into();
+                fresh.insert(p.id.clone(), json.clone());
+                rendered.push((p.id, p.revision_number, json));
+            }
+            st.port_views.store(rendered, admin);
         }
-        st.port_views.store(rendered, admin);
         for ((id, _), slot) in wanted.iter().zip(out.iter_mut()) {
             if slot.is_none() {
                 // None here: deleted between the two reads, so left out.

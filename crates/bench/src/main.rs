@@ -1,26 +1,44 @@
 //! `neutrino-bench`: starts a `neutrino serve` process on a database of your
 //! choice and measures, over real HTTP on loopback, what docs/benchmarks.md
-//! records: port creates per second with 1 and 16 clients, the latency of
-//! listing 10,000 ports, and the server's resident memory afterwards.
+//! records. Scenarios (`--scenario`):
+//!
+//! - `ports` (default): port creates per second with 1 and 16 clients, the
+//!   latency of listing 10,000 ports, and the server's resident memory
+//!   afterwards;
+//! - `l3`: router create + interface add (by subnet) per second, each router
+//!   on its own network and subnet made beforehand (untimed), and security
+//!   group rule creates per second on one group, with 1 and 8 clients.
 //!
 //! Run it against a release build:
 //! `cargo build --release -p neutrino -p neutrino-bench &&
 //!  target/release/neutrino-bench --neutrino target/release/neutrino --database-url sqlite`
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use futures::stream::{self, StreamExt};
 use neutrino_testkit::{ChildGuard, free_tcp_port, wait_for_tcp};
 use serde_json::{Value, json};
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// Port creates (1 and 16 clients), a list of all ports, RSS.
+    Ports,
+    /// Router create + interface add, security group rule creates (1 and 8 clients).
+    L3,
+}
+
 #[derive(Parser, Debug)]
 #[command(about = "Benchmark a neutrino server over HTTP")]
 struct Args {
+    /// What to measure.
+    #[arg(long, value_enum, default_value_t = Scenario::Ports)]
+    scenario: Scenario,
     /// The neutrino binary to start (use a release build).
     #[arg(long)]
     neutrino: PathBuf,
@@ -36,6 +54,12 @@ struct Args {
     /// Number of list requests to time.
     #[arg(long, default_value_t = 30)]
     lists: usize,
+    /// `l3`: routers (each with one interface) per client count.
+    #[arg(long, default_value_t = 300)]
+    routers: usize,
+    /// `l3`: security group rules per client count, all on one group.
+    #[arg(long, default_value_t = 1000)]
+    rules: usize,
 }
 
 struct Api {
@@ -45,10 +69,15 @@ struct Api {
 }
 
 impl Api {
-    async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> anyhow::Result<Value> {
         let r = self
             .http
-            .post(format!("{}{path}", self.base))
+            .request(method.clone(), format!("{}{path}", self.base))
             .header("x-auth-token", &self.token)
             .json(&body)
             .send()
@@ -56,9 +85,26 @@ impl Api {
         let status = r.status();
         let v: Value = r.json().await?;
         if !status.is_success() {
-            bail!("POST {path} failed with {status}: {v}");
+            bail!("{method} {path} failed with {status}: {v}");
         }
         Ok(v)
+    }
+
+    async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        self.send(reqwest::Method::POST, path, body).await
+    }
+
+    async fn put(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        self.send(reqwest::Method::PUT, path, body).await
+    }
+
+    /// The `id` of the `key` object `POST path` returns.
+    async fn create(&self, path: &str, key: &str, body: Value) -> anyhow::Result<String> {
+        let v = self.post(path, json!({ key: body })).await?;
+        Ok(v[key]["id"]
+            .as_str()
+            .with_context(|| format!("no {key} id in {v}"))?
+            .to_string())
     }
 }
 
@@ -71,22 +117,21 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
-/// Creates `n` ports with `clients` concurrent callers; returns (rate, latencies).
-async fn create_ports(
-    api: &Arc<Api>,
-    net: &str,
-    n: usize,
-    clients: usize,
-) -> anyhow::Result<(f64, Vec<Duration>)> {
+/// Runs `op(0..n)` with `clients` concurrent callers; returns (operations
+/// per second, sorted latencies). Each latency starts when its operation
+/// first runs, not when it was queued.
+async fn timed<F, Fut>(n: usize, clients: usize, op: F) -> anyhow::Result<(f64, Vec<Duration>)>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
     let started = Instant::now();
     let results: Vec<anyhow::Result<Duration>> = stream::iter(0..n)
-        .map(|_| {
-            let api = api.clone();
-            let net = net.to_string();
+        .map(|i| {
+            let fut = op(i);
             async move {
                 let t = Instant::now();
-                api.post("/v2.0/ports", json!({"port": {"network_id": net}}))
-                    .await?;
+                fut.await?;
                 Ok(t.elapsed())
             }
         })
@@ -97,6 +142,150 @@ async fn create_ports(
     let mut lat = results.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
     lat.sort();
     Ok((n as f64 / elapsed.as_secs_f64(), lat))
+}
+
+/// Creates `n` ports with `clients` concurrent callers; returns (rate, latencies).
+async fn create_ports(
+    api: &Arc<Api>,
+    net: &str,
+    n: usize,
+    clients: usize,
+) -> anyhow::Result<(f64, Vec<Duration>)> {
+    timed(n, clients, |_| {
+        let api = api.clone();
+        let net = net.to_string();
+        async move {
+            api.post("/v2.0/ports", json!({"port": {"network_id": net}}))
+                .await?;
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// One table row: `| backend | what | rate | p50 · p99 |`.
+fn row(backend: &str, what: &str, rate: f64, lat: &[Duration]) {
+    println!(
+        "| {backend} | {what} | {rate:.0}/s | p50 {} · p99 {} |",
+        ms(percentile(lat, 0.5)),
+        ms(percentile(lat, 0.99))
+    );
+}
+
+/// `/proc/loadavg`'s first three fields, for the record.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// The `l3` scenario: router create + interface add by subnet, and security
+/// group rule creates, each with 1 and 8 clients.
+async fn l3(api: &Arc<Api>, args: &Args, backend: &str) -> anyhow::Result<()> {
+    // Untimed: one network with one /24 subnet per router of both phases,
+    // made with 8 clients. Subnet k is 10.(k / 256).(k % 256).0/24.
+    let total = 2 * args.routers;
+    if total > 256 * 256 {
+        bail!("--routers {} needs more than 65,536 subnets", args.routers);
+    }
+    let subnets = Arc::new(std::sync::Mutex::new(vec![String::new(); total]));
+    timed(total, 8, |k| {
+        let api = api.clone();
+        let subnets = subnets.clone();
+        async move {
+            let net = api
+                .create(
+                    "/v2.0/networks",
+                    "network",
+                    json!({"name": format!("l3-{k}")}),
+                )
+                .await?;
+            let cidr = format!("10.{}.{}.0/24", k / 256, k % 256);
+            let sub = api
+                .create(
+                    "/v2.0/subnets",
+                    "subnet",
+                    json!({"network_id": net, "ip_version": 4, "cidr": cidr}),
+                )
+                .await?;
+            subnets.lock().expect("not poisoned")[k] = sub;
+            Ok(())
+        }
+    })
+    .await?;
+    let subnets: Vec<String> = std::mem::take(&mut *subnets.lock().expect("not poisoned"));
+
+    for (phase, clients) in [1usize, 8].into_iter().enumerate() {
+        let base = phase * args.routers;
+        let (rate, lat) = timed(args.routers, clients, |i| {
+            let api = api.clone();
+            let subnet = subnets[base + i].clone();
+            async move {
+                let router = api
+                    .create(
+                        "/v2.0/routers",
+                        "router",
+                        json!({"name": format!("r-{subnet}")}),
+                    )
+                    .await?;
+                api.put(
+                    &format!("/v2.0/routers/{router}/add_router_interface"),
+                    json!({"subnet_id": subnet}),
+                )
+                .await?;
+                Ok(())
+            }
+        })
+        .await?;
+        let noun = if clients == 1 { "client" } else { "clients" };
+        row(
+            backend,
+            &format!(
+                "router create + interface add, {clients} {noun} ({} routers)",
+                args.routers
+            ),
+            rate,
+            &lat,
+        );
+    }
+
+    for clients in [1usize, 8] {
+        let group = api
+            .create(
+                "/v2.0/security-groups",
+                "security_group",
+                json!({"name": format!("bench-{clients}")}),
+            )
+            .await?;
+        let (rate, lat) = timed(args.rules, clients, |i| {
+            let api = api.clone();
+            let group = group.clone();
+            async move {
+                // Distinct ports, so no rule duplicates another.
+                let port = 1 + i;
+                api.post(
+                    "/v2.0/security-group-rules",
+                    json!({"security_group_rule": {
+                        "security_group_id": group, "direction": "ingress", "ethertype": "IPv4",
+                        "protocol": "tcp", "port_range_min": port, "port_range_max": port}}),
+                )
+                .await?;
+                Ok(())
+            }
+        })
+        .await?;
+        let noun = if clients == 1 { "client" } else { "clients" };
+        row(
+            backend,
+            &format!(
+                "security group rule create, {clients} {noun} ({} rules, one group)",
+                args.rules
+            ),
+            rate,
+            &lat,
+        );
+    }
+    Ok(())
 }
 
 fn rss_kib(pid: u32) -> anyhow::Result<u64> {
@@ -162,19 +351,40 @@ async fn main() -> anyhow::Result<()> {
         .to_str()?
         .to_string();
     let token_body: Value = r.json().await?;
-    let project = token_body["token"]["project"]["id"].as_str().context("project-scoped token")?.to_string();
-    let api = Arc::new(Api { http, base: format!("http://127.0.0.1:{net_port}"), token });
-    // 10,000 ports is beyond the default quota of 500; lift it, as an
-    // operator running this load would.
-    let r = api
-        .http
-        .put(format!("{}/v2.0/quotas/{project}", api.base))
-        .header("x-auth-token", &api.token)
-        .json(&json!({"quota": {"port": -1}}))
-        .send()
-        .await?;
-    if !r.status().is_success() {
-        bail!("lifting the port quota failed: {}", r.status());
+    let project = token_body["token"]["project"]["id"]
+        .as_str()
+        .context("project-scoped token")?
+        .to_string();
+    let api = Arc::new(Api {
+        http,
+        base: format!("http://127.0.0.1:{net_port}"),
+        token,
+    });
+    // The loads are beyond the default quotas (500 ports, 10 routers, 100
+    // rules...); lift them, as an operator running this load would.
+    let lifted = match args.scenario {
+        Scenario::Ports => json!({"port": -1}),
+        Scenario::L3 => json!({"router": -1, "network": -1, "subnet": -1, "port": -1,
+                               "security_group_rule": -1}),
+    };
+    api.put(
+        &format!("/v2.0/quotas/{project}"),
+        json!({ "quota": lifted }),
+    )
+    .await
+    .context("lifting the quotas")?;
+
+    if args.scenario == Scenario::L3 {
+        eprintln!("load average before: {}", load_average());
+        l3(&api, &args, backend).await?;
+        eprintln!("load average after: {}", load_average());
+        println!(
+            "| {backend} | server RSS after the run | {:.1} MiB | |",
+            rss_kib(pid)? as f64 / 1024.0
+        );
+        drop(server);
+        let _ = std::fs::remove_dir_all(&dir);
+        return Ok(());
     }
 
     let net = api

@@ -69,7 +69,14 @@ async fn run(label: &str, url: &str) {
     let actor = Actor::system();
     let ns = "openstack";
     infra
-        .apply(&actor, neutrino_infra::resources::Kind::NetConfig, ns, "netconfig", netconfig(), Mode::CreateOrReplace)
+        .apply(
+            &actor,
+            neutrino_infra::resources::Kind::NetConfig,
+            ns,
+            "netconfig",
+            netconfig(),
+            Mode::CreateOrReplace,
+        )
         .await
         .expect("netconfig");
     let put = |i: usize| {
@@ -78,7 +85,14 @@ async fn run(label: &str, url: &str) {
         async move {
             let t = Instant::now();
             infra
-                .apply(&actor, neutrino_infra::resources::Kind::IPSet, ns, &format!("node-{i}"), ipset(i), Mode::CreateOrReplace)
+                .apply(
+                    &actor,
+                    neutrino_infra::resources::Kind::IPSet,
+                    ns,
+                    &format!("node-{i}"),
+                    ipset(i),
+                    Mode::CreateOrReplace,
+                )
                 .await
                 .expect("ipset");
             t.elapsed()
@@ -144,7 +158,9 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         run("sqlite", &neutrino_testkit::sqlite_url(dir.path())).await;
         if neutrino_testkit::postgres_available() {
-            let url = neutrino_testkit::postgres_database().await.expect("postgres");
+            let url = neutrino_testkit::postgres_database()
+                .await
+                .expect("postgres");
             run("postgres", &url).await;
         }
     });

@@ -246,15 +246,33 @@ mod tests {
 
     #[test]
     fn skips_zero_tails_network_and_broadcast() {
-        let p = SubnetPlan::new(&subnet("10.0.0.0/23", &[("10.0.0.255", "10.0.1.1")], &[], None)).unwrap();
+        let p = SubnetPlan::new(&subnet(
+            "10.0.0.0/23",
+            &[("10.0.0.255", "10.0.1.1")],
+            &[],
+            None,
+        ))
+        .unwrap();
         // .0.255 is a host of a /23, 10.0.1.0 ends in .0 (upstream skips it).
         assert_eq!(p.first_free(|_| false), Some("10.0.0.255".parse().unwrap()));
-        let p = SubnetPlan::new(&subnet("10.0.0.0/24", &[("10.0.0.0", "10.0.0.255")], &[], None)).unwrap();
+        let p = SubnetPlan::new(&subnet(
+            "10.0.0.0/24",
+            &[("10.0.0.0", "10.0.0.255")],
+            &[],
+            None,
+        ))
+        .unwrap();
         let first = p.first_free(|_| false).unwrap();
         assert_eq!(first, "10.0.0.1".parse::<IpAddr>().unwrap());
         let bcast: IpAddr = "10.0.0.255".parse().unwrap();
         assert!(p.is_skipped(bcast));
-        let p6 = SubnetPlan::new(&subnet("fd00::/64", &[("fd00::", "fd00::3")], &[], Some("fd00::1"))).unwrap();
+        let p6 = SubnetPlan::new(&subnet(
+            "fd00::/64",
+            &[("fd00::", "fd00::3")],
+            &[],
+            Some("fd00::1"),
+        ))
+        .unwrap();
         assert_eq!(p6.first_free(|_| false), Some("fd00::2".parse().unwrap()));
     }
 
@@ -267,7 +285,10 @@ mod tests {
             None,
         ))
         .unwrap();
-        assert!(p.check_fixed("172.17.0.150").is_ok(), "outside the ranges is fine");
+        assert!(
+            p.check_fixed("172.17.0.150").is_ok(),
+            "outside the ranges is fine"
+        );
         assert_eq!(p.check_fixed("172.17.0.12"), Err(FixedIpError::Excluded));
         assert_eq!(p.check_fixed("172.18.0.1"), Err(FixedIpError::OutsideCidr));
         assert_eq!(p.check_fixed("nope"), Err(FixedIpError::NotAnAddress));
@@ -311,7 +332,10 @@ mod tests {
         ];
         order_reservations(&mut v);
         let names: Vec<_> = v.iter().map(|e| e.network.as_str()).collect();
-        assert_eq!(names, ["CtlPlane", "External", "InternalApi", "Storage", "Tenant"]);
+        assert_eq!(
+            names,
+            ["CtlPlane", "External", "InternalApi", "Storage", "Tenant"]
+        );
     }
 
     /// The reference model: every address of every range in order, minus

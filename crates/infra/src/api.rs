@@ -54,7 +54,10 @@ pub fn router(infra: Infra, identity: Identity) -> Router {
             "/infra/v1beta1/namespaces/{ns}/{plural}/{name}",
             get(read).put(replace).delete(remove),
         )
-        .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate,
+        ))
         .with_state(state)
 }
 
@@ -214,12 +217,18 @@ async fn create(
 ) -> Result<Response, InfraError> {
     let kind = kind_of(&plural)?;
     let body = parse_body(&body)?;
-    let name = body["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let name = body["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     if name.is_empty() {
         return Err(InfraError::invalid(
             kind,
             "",
-            vec![crate::validate::FieldError::required("metadata.name", "name is required")],
+            vec![crate::validate::FieldError::required(
+                "metadata.name",
+                "name is required",
+            )],
         ));
     }
     write(&s, &actor(a), kind, &ns, &name, body, Mode::CreateOnly).await

@@ -213,7 +213,9 @@ mod tests {
             json!({"spec": {"networks": [{"name": "a1", "subnets": []}]}}),
         )
         .unwrap_err();
-        let InfraError::Invalid { errors, .. } = e else { panic!() };
+        let InfraError::Invalid { errors, .. } = e else {
+            panic!()
+        };
         assert_eq!(errors[0].field, "spec.networks[0].dnsDomain");
         assert_eq!(errors[0].type_, FieldErrorType::Required);
 
@@ -224,7 +226,9 @@ mod tests {
                 {"name": "s1", "cidr": "10.0.0.0/24", "allocationRanges": [], "vlan": "x"}]}]}}),
         )
         .unwrap_err();
-        let InfraError::Invalid { errors, .. } = e else { panic!() };
+        let InfraError::Invalid { errors, .. } = e else {
+            panic!()
+        };
         assert_eq!(errors[0].field, "spec.networks[0].subnets[0].vlan");
 
         let e = parse_input::<IPSetSpec>(
@@ -233,9 +237,15 @@ mod tests {
             json!({"spec": {"networks": [{"name": "a1", "subnetName": "s1", "fixedIp": "1.2.3.4"}]}}),
         )
         .unwrap_err();
-        let InfraError::Invalid { errors, .. } = e else { panic!() };
+        let InfraError::Invalid { errors, .. } = e else {
+            panic!()
+        };
         assert_eq!(errors[0].field, "spec.networks[0].fixedIp");
-        assert!(errors[0].to_string().contains("unknown field"), "{}", errors[0]);
+        assert!(
+            errors[0].to_string().contains("unknown field"),
+            "{}",
+            errors[0]
+        );
     }
 
     #[test]

@@ -21,7 +21,9 @@ use tokio::sync::watch;
 
 use crate::codec::decode;
 use crate::meta::conditions;
-use crate::resources::{DNSData, DNSDataSpec, DNSMasq, DNSMasqOptionKey, DNSMasqSpec, DNSMasqStatus, Kind};
+use crate::resources::{
+    DNSData, DNSDataSpec, DNSMasq, DNSMasqOptionKey, DNSMasqSpec, DNSMasqStatus, Kind,
+};
 use crate::service::Infra;
 use crate::validate::{DNS_LISTEN_ANNOTATION, dns_listen};
 
@@ -90,7 +92,11 @@ impl Reconciler {
         let masqs: Vec<(DNSMasq, i64)> = store::list(db, Some(Kind::DNSMasq.name()), None)
             .await?
             .iter()
-            .filter_map(|r| decode::<DNSMasqSpec>(r).ok().map(|m| (m, r.resource_version)))
+            .filter_map(|r| {
+                decode::<DNSMasqSpec>(r)
+                    .ok()
+                    .map(|m| (m, r.resource_version))
+            })
             .collect();
         let data: Vec<DNSData> = store::list(db, Some(Kind::DNSData.name()), None)
             .await?
@@ -150,7 +156,9 @@ impl Reconciler {
             if run.desired.hosts != want.hosts {
                 run.handle.update_records(records(&want.hosts));
             }
-            if run.desired.upstreams != want.upstreams || run.desired.local_domains != want.local_domains {
+            if run.desired.upstreams != want.upstreams
+                || run.desired.local_domains != want.local_domains
+            {
                 run.handle
                     .update_config(want.upstreams.clone(), want.local_domains.clone());
             }
@@ -293,7 +301,12 @@ fn status_for(masq: &DNSMasq, state: &State) -> Value {
                 &now,
                 &[
                     ("Ready", true, "Ready", "Setup complete"),
-                    ("ServiceConfigReady", true, "Ready", "Service config create completed"),
+                    (
+                        "ServiceConfigReady",
+                        true,
+                        "Ready",
+                        "Service config create completed",
+                    ),
                 ],
             ),
             observed_generation: Some(masq.metadata.generation),
@@ -304,7 +317,9 @@ fn status_for(masq: &DNSMasq, state: &State) -> Value {
             last_applied_topology: None,
         },
         State::NoListen => {
-            let msg = format!("not served: set the annotation {DNS_LISTEN_ANNOTATION} to the address to listen on");
+            let msg = format!(
+                "not served: set the annotation {DNS_LISTEN_ANNOTATION} to the address to listen on"
+            );
             DNSMasqStatus {
                 conditions: conditions(prev, &now, &[("Ready", false, "Requested", &msg)]),
                 observed_generation: Some(masq.metadata.generation),

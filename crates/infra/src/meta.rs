@@ -77,7 +77,11 @@ impl Condition {
 
 /// Builds a condition list, keeping the transition time of every condition
 /// whose status did not change since `previous`.
-pub fn conditions(previous: &[Condition], now: &str, wanted: &[(&str, bool, &str, &str)]) -> Vec<Condition> {
+pub fn conditions(
+    previous: &[Condition],
+    now: &str,
+    wanted: &[(&str, bool, &str, &str)],
+) -> Vec<Condition> {
     wanted
         .iter()
         .map(|(type_, ok, reason, message)| {
@@ -92,7 +96,11 @@ pub fn conditions(previous: &[Condition], now: &str, wanted: &[(&str, bool, &str
                 status: status.to_string(),
                 reason: (*reason).to_string(),
                 message: (*message).to_string(),
-                severity: if *ok { String::new() } else { "Error".to_string() },
+                severity: if *ok {
+                    String::new()
+                } else {
+                    "Error".to_string()
+                },
                 last_transition_time: last,
             }
         })
@@ -120,7 +128,9 @@ pub fn check_object_name(name: &str) -> Result<(), String> {
         return Err("Required value: name is required".into());
     }
     if name.len() > 253 {
-        return Err(format!("Invalid value: {name:?}: must be no more than 253 characters"));
+        return Err(format!(
+            "Invalid value: {name:?}: must be no more than 253 characters"
+        ));
     }
     let ok = name.split('.').all(is_dns_label);
     if ok {
@@ -166,7 +176,9 @@ pub fn check_label(key: &str, value: &str) -> Result<(), String> {
     if let Some(p) = prefix
         && (p.is_empty() || p.len() > 253 || !p.split('.').all(is_dns_label))
     {
-        return Err(format!("Invalid value: {key:?}: prefix part must be a DNS subdomain"));
+        return Err(format!(
+            "Invalid value: {key:?}: prefix part must be a DNS subdomain"
+        ));
     }
     if !is_label_value(name) || name.is_empty() {
         return Err(format!(

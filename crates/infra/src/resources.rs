@@ -480,7 +480,11 @@ impl Spec for DNSMasqSpec {
     /// Upstream's defaulting webhook: without a `local` option, answers for
     /// `<namespace>.svc` are never forwarded.
     fn apply_defaults(&mut self, namespace: &str) {
-        if !self.options.iter().any(|o| o.key == DNSMasqOptionKey::Local) {
+        if !self
+            .options
+            .iter()
+            .any(|o| o.key == DNSMasqOptionKey::Local)
+        {
             self.options.push(DNSMasqOption {
                 key: DNSMasqOptionKey::Local,
                 values: vec![format!("/{namespace}.svc/")],
@@ -545,7 +549,10 @@ mod tests {
     fn kinds_resolve_like_kubectl() {
         assert_eq!(Kind::resolve("netcfg"), Some(Kind::NetConfig));
         assert_eq!(Kind::resolve("NetConfig"), Some(Kind::NetConfig));
-        assert_eq!(Kind::resolve("ipsets.network.openstack.org"), Some(Kind::IPSet));
+        assert_eq!(
+            Kind::resolve("ipsets.network.openstack.org"),
+            Some(Kind::IPSet)
+        );
         assert_eq!(Kind::resolve("dnsdata"), Some(Kind::DNSData));
         assert_eq!(Kind::resolve("DNSMasq"), Some(Kind::DNSMasq));
         assert_eq!(Kind::resolve("reservation"), Some(Kind::Reservation));
@@ -570,13 +577,17 @@ mod tests {
 
     #[test]
     fn unknown_option_keys_and_spec_fields_are_rejected() {
-        assert!(serde_json::from_value::<DNSMasqSpec>(
-            serde_json::json!({"options": [{"key": "listen-address", "values": []}]})
-        )
-        .is_err());
-        assert!(serde_json::from_value::<IPSetSpec>(
-            serde_json::json!({"networks": [], "imutable": true})
-        )
-        .is_err());
+        assert!(
+            serde_json::from_value::<DNSMasqSpec>(
+                serde_json::json!({"options": [{"key": "listen-address", "values": []}]})
+            )
+            .is_err()
+        );
+        assert!(
+            serde_json::from_value::<IPSetSpec>(
+                serde_json::json!({"networks": [], "imutable": true})
+            )
+            .is_err()
+        );
     }
 }

@@ -120,7 +120,13 @@ impl Infra {
         }
     }
 
-    pub async fn get(&self, actor: &Actor, kind: Kind, ns: &str, name: &str) -> Result<Value, InfraError> {
+    pub async fn get(
+        &self,
+        actor: &Actor,
+        kind: Kind,
+        ns: &str,
+        name: &str,
+    ) -> Result<Value, InfraError> {
         let not_found = || InfraError::NotFound {
             kind,
             name: name.to_string(),
@@ -134,7 +140,12 @@ impl Infra {
 
     /// Objects of a kind in one namespace, or in every namespace the caller
     /// may see.
-    pub async fn list(&self, actor: &Actor, kind: Kind, ns: Option<&str>) -> Result<Vec<Value>, InfraError> {
+    pub async fn list(
+        &self,
+        actor: &Actor,
+        kind: Kind,
+        ns: Option<&str>,
+    ) -> Result<Vec<Value>, InfraError> {
         if let Some(ns) = ns
             && !self.check_read(actor, kind, ns).await?
         {
@@ -162,7 +173,14 @@ impl Infra {
 
     // -------------------------------------------------------------- writes
 
-    async fn claim(&self, tx: &mut Tx, actor: &Actor, kind: Kind, ns: &str, name: &str) -> Result<(), InfraError> {
+    async fn claim(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        kind: Kind,
+        ns: &str,
+        name: &str,
+    ) -> Result<(), InfraError> {
         if !actor.can_write {
             return Err(InfraError::forbidden(
                 kind,
@@ -172,7 +190,11 @@ impl Infra {
         }
         let project = actor.project_id.clone().unwrap_or_default();
         if project.is_empty() && !actor.admin {
-            return Err(InfraError::forbidden(kind, name, "a project-scoped token is required"));
+            return Err(InfraError::forbidden(
+                kind,
+                name,
+                "a project-scoped token is required",
+            ));
         }
         let owner = store::claim_namespace(tx, ns, &project, &now()).await?;
         if owner != project && !actor.admin {
@@ -203,11 +225,26 @@ impl Infra {
             ));
         }
         let result = match kind {
-            Kind::NetConfig => self.apply_typed::<NetConfigSpec>(actor, ns, name, body, mode).await,
-            Kind::IPSet => self.apply_typed::<IPSetSpec>(actor, ns, name, body, mode).await,
-            Kind::Reservation => self.apply_typed::<ReservationSpec>(actor, ns, name, body, mode).await,
-            Kind::DNSMasq => self.apply_typed::<DNSMasqSpec>(actor, ns, name, body, mode).await,
-            Kind::DNSData => self.apply_typed::<DNSDataSpec>(actor, ns, name, body, mode).await,
+            Kind::NetConfig => {
+                self.apply_typed::<NetConfigSpec>(actor, ns, name, body, mode)
+                    .await
+            }
+            Kind::IPSet => {
+                self.apply_typed::<IPSetSpec>(actor, ns, name, body, mode)
+                    .await
+            }
+            Kind::Reservation => {
+                self.apply_typed::<ReservationSpec>(actor, ns, name, body, mode)
+                    .await
+            }
+            Kind::DNSMasq => {
+                self.apply_typed::<DNSMasqSpec>(actor, ns, name, body, mode)
+                    .await
+            }
+            Kind::DNSData => {
+                self.apply_typed::<DNSDataSpec>(actor, ns, name, body, mode)
+                    .await
+            }
         };
         if result.as_ref().is_ok_and(|(_, o)| *o != Outcome::Unchanged) {
             self.changed();
@@ -243,7 +280,8 @@ impl Infra {
                 }
                 check_preconditions(S::KIND, &meta, row)?;
             }
-            let step = S::admit_and_write(&mut tx, actor, existing, meta.clone(), spec.clone()).await;
+            let step =
+                S::admit_and_write(&mut tx, actor, existing, meta.clone(), spec.clone()).await;
             match step {
                 Ok(Step::Done(done)) => {
                     tx.commit().await?;
@@ -263,7 +301,13 @@ impl Infra {
 
     /// Deletes an object, with each kind's rules (a NetConfig in use stays;
     /// an IPSet takes its Reservation and addresses along).
-    pub async fn delete(&self, actor: &Actor, kind: Kind, ns: &str, name: &str) -> Result<Value, InfraError> {
+    pub async fn delete(
+        &self,
+        actor: &Actor,
+        kind: Kind,
+        ns: &str,
+        name: &str,
+    ) -> Result<Value, InfraError> {
         for _ in 0..ATTEMPTS {
             let mut tx = self.db.begin().await?;
             if store::namespace_owner(&self.db, ns).await?.is_none() {
@@ -289,7 +333,11 @@ impl Infra {
                 Err(e) => return Err(e),
             }
         }
-        Err(InfraError::conflict(kind, name, "too many concurrent changes; try again"))
+        Err(InfraError::conflict(
+            kind,
+            name,
+            "too many concurrent changes; try again",
+        ))
     }
 
     /// Writes a status computed elsewhere (the DNS reconciler), if the
@@ -303,7 +351,8 @@ impl Infra {
         status: Value,
     ) -> Result<bool, InfraError> {
         let mut tx = self.db.begin().await?;
-        let Some(mut row) = store::get_tx(&mut tx, kind.name(), ns, name, Lock::Update).await? else {
+        let Some(mut row) = store::get_tx(&mut tx, kind.name(), ns, name, Lock::Update).await?
+        else {
             return Ok(false);
         };
         if row.resource_version != from_version {
@@ -335,7 +384,9 @@ fn check_preconditions(kind: Kind, meta: &ObjectMeta, row: &InfraObject) -> Resu
             ),
         ));
     }
-    if !meta.resource_version.is_empty() && meta.resource_version != row.resource_version.to_string() {
+    if !meta.resource_version.is_empty()
+        && meta.resource_version != row.resource_version.to_string()
+    {
         return Err(InfraError::conflict(
             kind,
             &row.name,
@@ -347,7 +398,11 @@ fn check_preconditions(kind: Kind, meta: &ObjectMeta, row: &InfraObject) -> Resu
 
 /// Metadata of the version about to be written: identity and creation time
 /// kept from the stored object, generation bumped when the spec changed.
-fn next_meta<S: Spec>(input: ObjectMeta, existing: Option<&Object<S, S::Status>>, spec: &S) -> ObjectMeta {
+fn next_meta<S: Spec>(
+    input: ObjectMeta,
+    existing: Option<&Object<S, S::Status>>,
+    spec: &S,
+) -> ObjectMeta {
     let mut meta = input;
     match existing {
         Some(old) => {
@@ -530,7 +585,12 @@ fn render_status(ipset: &IPSet, netcfg: &NetConfigSpec, held: &[ReservedAddress]
         let addr = held.iter().find(|h| h.network == key);
         match (netcfg.find(&req.name, &req.subnet_name), addr) {
             (Some((net, sub)), Some(a)) => {
-                entries.push(status_entry(net, sub, &a.address, req.wants_default_route()));
+                entries.push(status_entry(
+                    net,
+                    sub,
+                    &a.address,
+                    req.wants_default_route(),
+                ));
             }
             _ => missing.push(req.name.clone()),
         }
@@ -540,7 +600,10 @@ fn render_status(ipset: &IPSet, netcfg: &NetConfigSpec, held: &[ReservedAddress]
     let conds = if missing.is_empty() {
         ipset_ready_conditions(&ipset.status.conditions, &ts)
     } else {
-        let msg = format!("Reservation error occurred: no reservation for {}", missing.join(", "));
+        let msg = format!(
+            "Reservation error occurred: no reservation for {}",
+            missing.join(", ")
+        );
         conditions(
             &ipset.status.conditions,
             &ts,
@@ -664,7 +727,11 @@ async fn reserve_for(
             InfraError::invalid(
                 Kind::IPSet,
                 name,
-                vec![FieldError::invalid(format!("spec.networks[{i}].subnetName"), &req.subnet_name, e)],
+                vec![FieldError::invalid(
+                    format!("spec.networks[{i}].subnetName"),
+                    &req.subnet_name,
+                    e,
+                )],
             )
         })?;
         let mut wanted = ReservedAddress {
@@ -726,7 +793,10 @@ async fn reserve_for(
                 held.push(wanted);
                 break;
             }
-            if store::address_holder(tx, ns, &key, &wanted.address).await?.is_none() {
+            if store::address_holder(tx, ns, &key, &wanted.address)
+                .await?
+                .is_none()
+            {
                 // Not the address: this IPSet got one on the network meanwhile.
                 return Ok(Step::Retry);
             }
@@ -826,9 +896,11 @@ async fn write_reservation(
 
 /// The IPSet that owns a Reservation, if it still exists.
 async fn live_owner(tx: &mut Tx, res: &InfraObject) -> Result<Option<String>, InfraError> {
-    let owners: Vec<OwnerReference> = serde_json::from_str(&res.owner_references).unwrap_or_default();
+    let owners: Vec<OwnerReference> =
+        serde_json::from_str(&res.owner_references).unwrap_or_default();
     for o in owners.iter().filter(|o| o.kind == Kind::IPSet.name()) {
-        if let Some(ipset) = store::get_tx(tx, Kind::IPSet.name(), &res.namespace, &o.name, Lock::None).await?
+        if let Some(ipset) =
+            store::get_tx(tx, Kind::IPSet.name(), &res.namespace, &o.name, Lock::None).await?
             && ipset.uid == o.uid
         {
             return Ok(Some(ipset.name));
@@ -862,7 +934,9 @@ impl Admit for ReservationSpec {
             return Err(InfraError::forbidden(
                 Kind::Reservation,
                 &name,
-                format!("spec.reservation: Forbidden: managed by IPSet {owner:?}; change the IPSet instead"),
+                format!(
+                    "spec.reservation: Forbidden: managed by IPSet {owner:?}; change the IPSet instead"
+                ),
             ));
         }
         let held = store::reservation_addresses(tx, &ns, &name).await?;
@@ -878,12 +952,18 @@ impl Admit for ReservationSpec {
             })
             .collect();
         for h in &held {
-            if !wanted.iter().any(|(n, a, _)| *n == h.network && *a == h.address) {
+            if !wanted
+                .iter()
+                .any(|(n, a, _)| *n == h.network && *a == h.address)
+            {
                 store::release(tx, &ns, &name, &h.network).await?;
             }
         }
         for (key, address, subnet) in &wanted {
-            if held.iter().any(|h| h.network == *key && h.address == *address) {
+            if held
+                .iter()
+                .any(|h| h.network == *key && h.address == *address)
+            {
                 continue;
             }
             let r = ReservedAddress {
@@ -977,12 +1057,17 @@ impl Admit for DNSDataSpec {
         meta: ObjectMeta,
         spec: Self,
     ) -> Result<Step<(Value, Outcome)>, InfraError> {
-        let old: Option<Object<DNSDataSpec, DNSDataStatus>> = existing.as_ref().map(decode).transpose()?;
+        let old: Option<Object<DNSDataSpec, DNSDataStatus>> =
+            existing.as_ref().map(decode).transpose()?;
         let meta = next_meta(meta, old.as_ref(), &spec);
         let previous = old.map(|o| o.status.conditions).unwrap_or_default();
         let mut obj = Object::new(meta, spec);
         obj.status = DNSDataStatus {
-            conditions: conditions(&previous, &now(), &[("Ready", true, "Ready", "Setup complete")]),
+            conditions: conditions(
+                &previous,
+                &now(),
+                &[("Ready", true, "Ready", "Setup complete")],
+            ),
             observed_generation: Some(obj.metadata.generation),
             hash: String::new(),
         };
@@ -995,7 +1080,12 @@ impl Admit for DNSDataSpec {
 
 // ------------------------------------------------------------------ deletes
 
-async fn delete_in(tx: &mut Tx, kind: Kind, ns: &str, name: &str) -> Result<InfraObject, InfraError> {
+async fn delete_in(
+    tx: &mut Tx,
+    kind: Kind,
+    ns: &str,
+    name: &str,
+) -> Result<InfraObject, InfraError> {
     let not_found = || InfraError::NotFound {
         kind,
         name: name.to_string(),

@@ -23,8 +23,7 @@ pub const DNS_LISTEN_ANNOTATION: &str = "dnsmasq.neutrino.openstack.org/listen";
 
 const NAME_PATTERN: &str = "^[a-zA-Z0-9][a-zA-Z0-9\\-_]*[a-zA-Z0-9]$";
 const SERVICE_NETWORK_PATTERN: &str = "^[a-z0-9][a-z0-9\\-_]*[a-z0-9]$";
-const DNS_DOMAIN_PATTERN: &str =
-    "^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\\.)+[a-zA-Z]{2,}$";
+const DNS_DOMAIN_PATTERN: &str = "^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\\.)+[a-zA-Z]{2,}$";
 
 /// What went wrong with one field.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -506,13 +505,21 @@ fn check_subnet_addresses(errs: &mut Vec<FieldError>, sf: &str, sub: &Subnet, ci
 /// Extra rules of an update while IPSets or reservations exist in the
 /// namespace (upstream: while any IPSet exists): no network or subnet may
 /// disappear and no subnet's cidr or vlan may change.
-pub fn netconfig_update(old: &NetConfigSpec, new: &NetConfigSpec, in_use_by: &[String]) -> Vec<FieldError> {
+pub fn netconfig_update(
+    old: &NetConfigSpec,
+    new: &NetConfigSpec,
+    in_use_by: &[String],
+) -> Vec<FieldError> {
     let mut errs = Vec::new();
     if in_use_by.is_empty() {
         return errs;
     }
     let users = if in_use_by.len() > 3 {
-        format!("{} and {} more", in_use_by[..3].join(", "), in_use_by.len() - 3)
+        format!(
+            "{} and {} more",
+            in_use_by[..3].join(", "),
+            in_use_by.len() - 3
+        )
     } else {
         in_use_by.join(", ")
     };
@@ -558,7 +565,8 @@ pub fn netconfig_update(old: &NetConfigSpec, new: &NetConfigSpec, in_use_by: &[S
                 ));
             }
             if ns.vlan != os.vlan {
-                let show = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_else(|| "none".into());
+                let show =
+                    |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_else(|| "none".into());
                 errs.push(FieldError::forbidden(
                     format!("spec.networks[{ni}].subnets[{sj}].vlan"),
                     format!(
@@ -633,10 +641,7 @@ pub fn ipset(spec: &IPSetSpec, netcfg: &NetConfigSpec) -> Vec<FieldError> {
                 errs.push(FieldError::invalid(
                     format!("{f}.defaultRoute"),
                     "true",
-                    format!(
-                        "subnet {} of network {} has no gateway",
-                        sub.name, net.name
-                    ),
+                    format!("subnet {} of network {} has no gateway", sub.name, net.name),
                 ));
             } else if let Some(first) = default_route.insert(fam, i) {
                 errs.push(FieldError::invalid(
@@ -806,9 +811,10 @@ pub fn dns_listen(meta: &ObjectMeta) -> Option<Result<SocketAddr, FieldError>> {
         .parse::<SocketAddr>()
         .ok()
         .or_else(|| v.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)));
-    Some(parsed.ok_or_else(|| {
-        FieldError::invalid(field, raw, "expected IP, IP:PORT or [IPv6]:PORT")
-    }))
+    Some(
+        parsed
+            .ok_or_else(|| FieldError::invalid(field, raw, "expected IP, IP:PORT or [IPv6]:PORT")),
+    )
 }
 
 /// DNSMasq: upstream checks only the topology reference; we also check

@@ -86,7 +86,11 @@ pub async fn run(args: InfraArgs) -> anyhow::Result<()> {
             let kind = resolve(&kind)?;
             let path = format!("/v1beta1/namespaces/{namespace}/{}/{name}", kind.plural());
             client.send(reqwest::Method::DELETE, &path, None).await?;
-            println!("{}.{}/{name} deleted", kind.singular(), neutrino_infra::meta::GROUP);
+            println!(
+                "{}.{}/{name} deleted",
+                kind.singular(),
+                neutrino_infra::meta::GROUP
+            );
             Ok(())
         }
     }
@@ -182,7 +186,13 @@ async fn apply(client: &Client, file: &PathBuf, namespace: &str) -> anyhow::Resu
     Ok(())
 }
 
-async fn get(client: &Client, kind: Kind, name: Option<&str>, ns: Option<&str>, output: &str) -> anyhow::Result<()> {
+async fn get(
+    client: &Client,
+    kind: Kind,
+    name: Option<&str>,
+    ns: Option<&str>,
+    output: &str,
+) -> anyhow::Result<()> {
     let path = match (ns, name) {
         (Some(ns), Some(name)) => format!("/v1beta1/namespaces/{ns}/{}/{name}", kind.plural()),
         (Some(ns), None) => format!("/v1beta1/namespaces/{ns}/{}", kind.plural()),
@@ -201,7 +211,10 @@ async fn get(client: &Client, kind: Kind, name: Option<&str>, ns: Option<&str>, 
         json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items})
     };
     match output {
-        "yaml" => print!("{}", serde_saphyr::to_string(&doc).context("rendering YAML")?),
+        "yaml" => print!(
+            "{}",
+            serde_saphyr::to_string(&doc).context("rendering YAML")?
+        ),
         "json" => println!("{}", serde_json::to_string_pretty(&doc)?),
         "name" => {
             for i in &items {
@@ -367,8 +380,10 @@ fn load_cloud(name: Option<&str>) -> anyhow::Result<CloudAuth> {
             .into_iter()
             .find(|p| p.is_file())
             .context("OS_CLOUD is set but no clouds.yaml was found (OS_CLIENT_CONFIG_FILE, ./clouds.yaml, ~/.config/openstack/clouds.yaml)")?;
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        let doc: Value = serde_saphyr::from_str(&text).with_context(|| format!("{} is not valid YAML", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let doc: Value = serde_saphyr::from_str(&text)
+            .with_context(|| format!("{} is not valid YAML", path.display()))?;
         let cloud = doc["clouds"]
             .get(name)
             .with_context(|| format!("cloud {name:?} not found in {}", path.display()))?;
@@ -378,10 +393,14 @@ fn load_cloud(name: Option<&str>) -> anyhow::Result<CloudAuth> {
         c.password = str_of(&auth["password"]).unwrap_or_default();
         c.project_name = str_of(&auth["project_name"]);
         c.project_id = str_of(&auth["project_id"]);
-        if let Some(d) = str_of(&auth["user_domain_name"]).or_else(|| str_of(&auth["user_domain_id"])) {
+        if let Some(d) =
+            str_of(&auth["user_domain_name"]).or_else(|| str_of(&auth["user_domain_id"]))
+        {
             c.user_domain = d;
         }
-        if let Some(d) = str_of(&auth["project_domain_name"]).or_else(|| str_of(&auth["project_domain_id"])) {
+        if let Some(d) =
+            str_of(&auth["project_domain_name"]).or_else(|| str_of(&auth["project_domain_id"]))
+        {
             c.project_domain = d;
         }
         c.region = str_of(&cloud["region_name"]);
@@ -417,7 +436,9 @@ fn load_cloud(name: Option<&str>) -> anyhow::Result<CloudAuth> {
         c.interface = v;
     }
     if c.auth_url.is_empty() {
-        bail!("no cloud configured: set OS_CLOUD (with a clouds.yaml) or OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME");
+        bail!(
+            "no cloud configured: set OS_CLOUD (with a clouds.yaml) or OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME"
+        );
     }
     Ok(c)
 }
@@ -488,7 +509,12 @@ impl Client {
 
     /// Sends a request; a Kubernetes Status failure becomes an error
     /// worded like kubectl's.
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
         Ok(self.request(method, path, body).await?.1)
     }
 
@@ -511,7 +537,10 @@ impl Client {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.with_context(|| format!("cannot reach {url}"))?;
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {url}"))?;
         let status = resp.status();
         let outcome = resp
             .headers()
@@ -541,7 +570,10 @@ impl Client {
 /// The `network-infra` endpoint of the token's catalog, for the cloud's
 /// interface and region.
 fn find_endpoint(token_body: &Value, auth: &CloudAuth) -> anyhow::Result<String> {
-    let catalog = token_body["token"]["catalog"].as_array().cloned().unwrap_or_default();
+    let catalog = token_body["token"]["catalog"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let service = catalog
         .iter()
         .find(|s| s["type"] == "network-infra")
@@ -573,7 +605,10 @@ mod tests {
             "generation": 1, "creationTimestamp": "t", "finalizers": ["IPSet"], "labels": {"x": "y"}},
             "spec": {}, "status": {"reservations": []}});
         strip_server_fields(&mut d);
-        assert_eq!(d, json!({"kind": "IPSet", "metadata": {"name": "a", "labels": {"x": "y"}}, "spec": {}}));
+        assert_eq!(
+            d,
+            json!({"kind": "IPSet", "metadata": {"name": "a", "labels": {"x": "y"}}, "spec": {}})
+        );
     }
 
     #[test]
@@ -597,9 +632,11 @@ mod tests {
 
     #[test]
     fn tables_show_printer_columns() {
-        let items = vec![json!({"metadata": {"name": "edpm-compute-0", "namespace": "openstack"},
+        let items = vec![
+            json!({"metadata": {"name": "edpm-compute-0", "namespace": "openstack"},
             "status": {"conditions": [{"type": "Ready", "status": "True", "message": "Setup complete"}],
-                       "reservations": [{"network": "CtlPlane", "address": "192.168.122.100"}]}})];
+                       "reservations": [{"network": "CtlPlane", "address": "192.168.122.100"}]}}),
+        ];
         let t = table(Kind::IPSet, &items, false);
         assert!(t.starts_with("NAME"), "{t}");
         assert!(t.contains("CtlPlane=192.168.122.100"), "{t}");

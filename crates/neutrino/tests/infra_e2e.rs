@@ -55,7 +55,10 @@ impl Up {
         let deadline = Instant::now() + Duration::from_secs(60);
         while !clouds.is_file() {
             if let Some(st) = child.try_wait()? {
-                bail!("neutrino up exited ({st}): {}", std::fs::read_to_string(&log).unwrap_or_default());
+                bail!(
+                    "neutrino up exited ({st}): {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
             }
             ensure!(Instant::now() < deadline, "neutrino up not ready");
             std::thread::sleep(Duration::from_millis(50));
@@ -72,7 +75,10 @@ impl Up {
         let out = neutrino(self.dir.path())
             .arg("infra")
             .args(args)
-            .env("OS_CLIENT_CONFIG_FILE", self.dir.path().join("data/clouds.yaml"))
+            .env(
+                "OS_CLIENT_CONFIG_FILE",
+                self.dir.path().join("data/clouds.yaml"),
+            )
             .env("OS_CLOUD", "neutrino")
             .output()
             .context("running neutrino infra")?;
@@ -94,13 +100,24 @@ impl Up {
 }
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(workspace_root().join("crates/infra/tests/fixtures").join(name))
-        .expect("fixture")
+    std::fs::read_to_string(
+        workspace_root()
+            .join("crates/infra/tests/fixtures")
+            .join(name),
+    )
+    .expect("fixture")
 }
 
 fn dig_short(port: u16, args: &[&str]) -> Vec<String> {
     let out = Command::new("dig")
-        .args(["@127.0.0.1", "-p", &port.to_string(), "+short", "+time=2", "+tries=1"])
+        .args([
+            "@127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "+short",
+            "+time=2",
+            "+tries=1",
+        ])
         .args(args)
         .output()
         .expect("dig (Debian's dnsutils; scripts/setup.sh installs it)");
@@ -122,7 +139,11 @@ fn e2e_infra_cli_applies_document_001_and_serves_its_dns() -> Result<()> {
     );
     std::fs::write(
         &file,
-        format!("{}---\n{}---\n{masq}", fixture("doc001.yaml"), fixture("dnsdata001.yaml")),
+        format!(
+            "{}---\n{}---\n{masq}",
+            fixture("doc001.yaml"),
+            fixture("dnsdata001.yaml")
+        ),
     )?;
 
     let out = up.infra_ok(&["apply", "-f", file.to_str().unwrap()])?;
@@ -141,10 +162,17 @@ fn e2e_infra_cli_applies_document_001_and_serves_its_dns() -> Result<()> {
     // The status, as YAML.
     let yaml = up.infra_ok(&["get", "ipset", "edpm-compute-0", "-o", "yaml"])?;
     let set: Value = serde_saphyr::from_str(&yaml).context("get -o yaml prints YAML")?;
-    let res = set["status"]["reservations"].as_array().context("reservations")?;
+    let res = set["status"]["reservations"]
+        .as_array()
+        .context("reservations")?;
     let got: Vec<(&str, &str)> = res
         .iter()
-        .map(|r| (r["network"].as_str().unwrap(), r["address"].as_str().unwrap()))
+        .map(|r| {
+            (
+                r["network"].as_str().unwrap(),
+                r["address"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         got,
@@ -164,11 +192,22 @@ fn e2e_infra_cli_applies_document_001_and_serves_its_dns() -> Result<()> {
     // The table and JSON forms, the short name, the Reservation.
     let table = up.infra_ok(&["get", "ipsets"])?;
     assert!(table.starts_with("NAME"), "{table}");
-    assert!(table.contains("edpm-compute-0") && table.contains("CtlPlane=192.168.122.100"), "{table}");
+    assert!(
+        table.contains("edpm-compute-0") && table.contains("CtlPlane=192.168.122.100"),
+        "{table}"
+    );
     let json = up.infra_ok(&["get", "netcfg", "-o", "json"])?;
     let list: Value = serde_json::from_str(&json)?;
     assert_eq!(list["items"][0]["metadata"]["name"], "netconfig");
-    let res_yaml = up.infra_ok(&["get", "reservation", "edpm-compute-0", "-o", "yaml", "-n", "openstack"])?;
+    let res_yaml = up.infra_ok(&[
+        "get",
+        "reservation",
+        "edpm-compute-0",
+        "-o",
+        "yaml",
+        "-n",
+        "openstack",
+    ])?;
     assert!(res_yaml.contains("172.17.0.150"), "{res_yaml}");
 
     // Applying the same file again changes nothing.
@@ -184,14 +223,21 @@ fn e2e_infra_cli_applies_document_001_and_serves_its_dns() -> Result<()> {
         ensure!(
             Instant::now() < deadline,
             "no DNS answer on 127.0.0.1:{dns_port}; DNSMasq:\n{}\nserver log:\n{}",
-            up.infra_ok(&["get", "dnsmasq", "dns", "-o", "yaml"]).unwrap_or_default(),
+            up.infra_ok(&["get", "dnsmasq", "dns", "-o", "yaml"])
+                .unwrap_or_default(),
             std::fs::read_to_string(&up.log).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert_eq!(dig_short(dns_port, &["-x", "192.168.122.101"]), ["edpm-compute-1.ctlplane."]);
+    assert_eq!(
+        dig_short(dns_port, &["-x", "192.168.122.101"]),
+        ["edpm-compute-1.ctlplane."]
+    );
     let masq_yaml = up.infra_ok(&["get", "dnsmasq", "dns", "-o", "yaml"])?;
-    assert!(masq_yaml.contains(&format!("127.0.0.1:{dns_port}")), "{masq_yaml}");
+    assert!(
+        masq_yaml.contains(&format!("127.0.0.1:{dns_port}")),
+        "{masq_yaml}"
+    );
 
     // Rejections reach the user with the server's message.
     let bad = up.dir.path().join("bad.yaml");
@@ -202,11 +248,17 @@ fn e2e_infra_cli_applies_document_001_and_serves_its_dns() -> Result<()> {
     let out = up.infra(&["apply", "-f", bad.to_str().unwrap()])?;
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("Error from server (Invalid)") && err.contains("spec.networks[0].name"), "{err}");
+    assert!(
+        err.contains("Error from server (Invalid)") && err.contains("spec.networks[0].name"),
+        "{err}"
+    );
 
     // Delete, then it is gone.
     let out = up.infra_ok(&["delete", "ipset", "edpm-compute-0"])?;
-    assert_eq!(out.trim(), "ipset.network.openstack.org/edpm-compute-0 deleted");
+    assert_eq!(
+        out.trim(),
+        "ipset.network.openstack.org/edpm-compute-0 deleted"
+    );
     let out = up.infra(&["get", "ipset", "edpm-compute-0"])?;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("NotFound"));

@@ -268,7 +268,7 @@ pub async fn list(db: &Db, q: &PortQuery) -> Result<Vec<Port>, StoreError> {
         return Ok(ports);
     }
     // Related rows: for a handful of ports fetch just theirs, otherwise all.
-    let few = ports.len() <= 50;
+    let few = ports.len() <= 500;
     let ids: Vec<String> = ports.iter().map(|p| p.id.clone()).collect();
     let filter = if few {
         format!(" WHERE port_id IN ({})", placeholders(1, ids.len()))

@@ -51,7 +51,7 @@ pub async fn for_some(
     resource_type: &str,
     ids: &[String],
 ) -> Result<HashMap<String, Vec<String>>, StoreError> {
-    if ids.len() <= 50 {
+    if ids.len() <= 500 {
         for_ids(db, resource_type, ids).await
     } else {
         for_type(db, resource_type).await

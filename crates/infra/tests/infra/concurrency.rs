@@ -28,7 +28,12 @@ fn excluded_and_gateways() -> HashSet<String> {
 /// IPSets' statuses; asserts none is shared, excluded or a gateway.
 async fn check_distinct(cloud: &Cloud, expected_sets: usize) -> BTreeMap<String, BTreeSet<String>> {
     let (s, list) = cloud
-        .call("GET", "/infra/v1beta1/namespaces/openstack/ipsets", &cloud.admin, None)
+        .call(
+            "GET",
+            "/infra/v1beta1/namespaces/openstack/ipsets",
+            &cloud.admin,
+            None,
+        )
         .await;
     assert_eq!(s, 200);
     let items = list["items"].as_array().unwrap();
@@ -37,7 +42,11 @@ async fn check_distinct(cloud: &Cloud, expected_sets: usize) -> BTreeMap<String,
     let mut per_net: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for set in items {
         for (net, addr) in addresses(set) {
-            assert!(!forbidden.contains(&addr), "[{}] {addr} is excluded or a gateway", cloud.backend);
+            assert!(
+                !forbidden.contains(&addr),
+                "[{}] {addr} is excluded or a gateway",
+                cloud.backend
+            );
             assert!(
                 per_net.entry(net.clone()).or_default().insert(addr.clone()),
                 "[{}] {addr} handed out twice on {net}",
@@ -46,7 +55,12 @@ async fn check_distinct(cloud: &Cloud, expected_sets: usize) -> BTreeMap<String,
         }
     }
     for net in NETS {
-        assert_eq!(per_net[net].len(), expected_sets, "[{}] {net}", cloud.backend);
+        assert_eq!(
+            per_net[net].len(),
+            expected_sets,
+            "[{}] {net}",
+            cloud.backend
+        );
     }
     // The reservation index agrees with the statuses.
     let rows = neutrino_store::infra::reserved_in_namespace(&cloud.db, "openstack")
@@ -67,7 +81,11 @@ async fn fifty_concurrent_ipsets_get_distinct_addresses() {
         };
         let mut tasks = Vec::new();
         for i in 0..50 {
-            let app = if i % 2 == 0 { cloud.app.clone() } else { replica.clone() };
+            let app = if i % 2 == 0 {
+                cloud.app.clone()
+            } else {
+                replica.clone()
+            };
             let token = cloud.admin.clone();
             tasks.push(tokio::spawn(async move {
                 let name = format!("node-{i}");
@@ -110,15 +128,33 @@ async fn fifty_concurrent_ipsets_get_distinct_addresses() {
             let app = cloud.app.clone();
             let token = cloud.admin.clone();
             tasks.push(tokio::spawn(async move {
-                send(&app, "DELETE", &object_path("openstack", "ipsets", &format!("node-{i}")), Some(&token), None).await
+                send(
+                    &app,
+                    "DELETE",
+                    &object_path("openstack", "ipsets", &format!("node-{i}")),
+                    Some(&token),
+                    None,
+                )
+                .await
             }));
         }
         for i in 50..60 {
-            let app = if i % 2 == 0 { cloud.app.clone() } else { replica.clone() };
+            let app = if i % 2 == 0 {
+                cloud.app.clone()
+            } else {
+                replica.clone()
+            };
             let token = cloud.admin.clone();
             tasks.push(tokio::spawn(async move {
                 let name = format!("node-{i}");
-                send(&app, "PUT", &object_path("openstack", "ipsets", &name), Some(&token), Some(ipset(&name, &NETS))).await
+                send(
+                    &app,
+                    "PUT",
+                    &object_path("openstack", "ipsets", &name),
+                    Some(&token),
+                    Some(ipset(&name, &NETS)),
+                )
+                .await
             }));
         }
         for t in tasks {
@@ -129,13 +165,21 @@ async fn fifty_concurrent_ipsets_get_distinct_addresses() {
         for i in 10..50 {
             let (_, set) = cloud.get("ipsets", &format!("node-{i}")).await;
             for (net, addr) in addresses(&set) {
-                assert!(kept[&net].contains(&addr), "[{}] node-{i} lost {addr} on {net}", cloud.backend);
+                assert!(
+                    kept[&net].contains(&addr),
+                    "[{}] node-{i} lost {addr} on {net}",
+                    cloud.backend
+                );
             }
         }
         for i in 50..60 {
             let (_, set) = cloud.get("ipsets", &format!("node-{i}")).await;
             for (net, addr) in addresses(&set) {
-                assert!(!kept[&net].contains(&addr), "[{}] {addr} on {net} reused while reserved", cloud.backend);
+                assert!(
+                    !kept[&net].contains(&addr),
+                    "[{}] {addr} on {net} reused while reserved",
+                    cloud.backend
+                );
             }
         }
     }
@@ -152,7 +196,14 @@ async fn concurrent_creates_of_one_netconfig_and_one_ipset() {
             let mut nc: Value = netconfig();
             nc["metadata"]["name"] = Value::from(format!("nc-{i}"));
             tasks.push(tokio::spawn(async move {
-                send(&app, "PUT", &object_path("openstack", "netconfigs", &format!("nc-{i}")), Some(&token), Some(nc)).await
+                send(
+                    &app,
+                    "PUT",
+                    &object_path("openstack", "netconfigs", &format!("nc-{i}")),
+                    Some(&token),
+                    Some(nc),
+                )
+                .await
             }));
         }
         let mut created = 0;
@@ -160,7 +211,13 @@ async fn concurrent_creates_of_one_netconfig_and_one_ipset() {
             let (s, b) = t.await.unwrap();
             match s {
                 201 => created += 1,
-                409 => assert!(b["message"].as_str().unwrap().contains("there can only be one"), "{b}"),
+                409 => assert!(
+                    b["message"]
+                        .as_str()
+                        .unwrap()
+                        .contains("there can only be one"),
+                    "{b}"
+                ),
                 other => panic!("[{}] {other}: {b}", cloud.backend),
             }
         }
@@ -172,7 +229,14 @@ async fn concurrent_creates_of_one_netconfig_and_one_ipset() {
             let app = cloud.app.clone();
             let token = cloud.admin.clone();
             tasks.push(tokio::spawn(async move {
-                send(&app, "PUT", &object_path("openstack", "ipsets", "same"), Some(&token), Some(ipset("same", &NETS))).await
+                send(
+                    &app,
+                    "PUT",
+                    &object_path("openstack", "ipsets", "same"),
+                    Some(&token),
+                    Some(ipset("same", &NETS)),
+                )
+                .await
             }));
         }
         for t in tasks {

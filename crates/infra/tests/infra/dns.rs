@@ -86,7 +86,10 @@ async fn dnsmasq_serves_dnsdata_forwards_and_follows_changes() {
             RecordSet::from_zones(&[Zone {
                 hosts: vec![HostEntry {
                     ip: "10.9.9.9".parse::<IpAddr>().unwrap(),
-                    hostnames: vec!["forwarded.example.org".into(), "hidden.openstack.svc".into()],
+                    hostnames: vec![
+                        "forwarded.example.org".into(),
+                        "hidden.openstack.svc".into(),
+                    ],
                 }],
             }]),
         )
@@ -97,10 +100,12 @@ async fn dnsmasq_serves_dnsdata_forwards_and_follows_changes() {
         cloud.apply(&fixture("dnsdata001.yaml")[0]).await;
         // DNSData with another selector value is not served by this DNSMasq.
         cloud
-            .apply(&json!({"apiVersion": "network.openstack.org/v1beta1", "kind": "DNSData",
+            .apply(
+                &json!({"apiVersion": "network.openstack.org/v1beta1", "kind": "DNSData",
                 "metadata": {"name": "other"},
                 "spec": {"dnsDataLabelSelectorValue": "elsewhere",
-                         "hosts": [{"ip": "172.17.0.99", "hostnames": ["not-here.internalapi"]}]}}))
+                         "hosts": [{"ip": "172.17.0.99", "hostnames": ["not-here.internalapi"]}]}}),
+            )
             .await;
         let masq = json!({
             "apiVersion": "network.openstack.org/v1beta1", "kind": "DNSMasq",
@@ -109,16 +114,41 @@ async fn dnsmasq_serves_dnsdata_forwards_and_follows_changes() {
         });
         let stored = cloud.apply(&masq).await;
         // The defaulting webhook's local=/openstack.svc/.
-        assert_eq!(stored["spec"]["options"][1], json!({"key": "local", "values": ["/openstack.svc/"]}));
+        assert_eq!(
+            stored["spec"]["options"][1],
+            json!({"key": "local", "values": ["/openstack.svc/"]})
+        );
         assert_eq!(stored["spec"]["dnsDataLabelSelectorValue"], "dnsdata");
         let addr = served_at(&cloud).await;
 
-        assert_eq!(short(addr, &["edpm-compute-0.internalapi", "A"]), ["172.17.0.100"], "[{}]", cloud.backend);
-        assert_eq!(short(addr, &["EDPM-compute-1.ctlplane", "A"]), ["192.168.122.101"]);
-        assert_eq!(short(addr, &["-x", "172.17.0.100"]), ["edpm-compute-0.internalapi."]);
-        assert_eq!(short(addr, &["forwarded.example.org", "A"]), ["10.9.9.9"], "forwarded upstream");
-        assert_eq!(rcode(addr, "hidden.openstack.svc"), "NXDOMAIN", "local=/openstack.svc/ is never forwarded");
-        assert!(short(addr, &["not-here.internalapi", "A"]).is_empty(), "other selector not served");
+        assert_eq!(
+            short(addr, &["edpm-compute-0.internalapi", "A"]),
+            ["172.17.0.100"],
+            "[{}]",
+            cloud.backend
+        );
+        assert_eq!(
+            short(addr, &["EDPM-compute-1.ctlplane", "A"]),
+            ["192.168.122.101"]
+        );
+        assert_eq!(
+            short(addr, &["-x", "172.17.0.100"]),
+            ["edpm-compute-0.internalapi."]
+        );
+        assert_eq!(
+            short(addr, &["forwarded.example.org", "A"]),
+            ["10.9.9.9"],
+            "forwarded upstream"
+        );
+        assert_eq!(
+            rcode(addr, "hidden.openstack.svc"),
+            "NXDOMAIN",
+            "local=/openstack.svc/ is never forwarded"
+        );
+        assert!(
+            short(addr, &["not-here.internalapi", "A"]).is_empty(),
+            "other selector not served"
+        );
 
         // A DNSData change is served without a restart (same address).
         let mut more = fixture("dnsdata001.yaml").remove(0);
@@ -138,10 +168,15 @@ async fn dnsmasq_serves_dnsdata_forwards_and_follows_changes() {
         moved["spec"]["dnsDataLabelSelectorValue"] = json!("elsewhere");
         cloud.apply(&moved).await;
         eventually("the hosts to go", || {
-            short(addr, &["edpm-compute-0.internalapi", "A"]).is_empty().then_some(())
+            short(addr, &["edpm-compute-0.internalapi", "A"])
+                .is_empty()
+                .then_some(())
         })
         .await;
-        assert_eq!(short(addr, &["not-here.internalapi", "A"]), Vec::<String>::new());
+        assert_eq!(
+            short(addr, &["not-here.internalapi", "A"]),
+            Vec::<String>::new()
+        );
         let mut masq2 = masq.clone();
         masq2["spec"]["dnsDataLabelSelectorValue"] = json!("Elsewhere");
         cloud.apply(&masq2).await;
@@ -149,12 +184,17 @@ async fn dnsmasq_serves_dnsdata_forwards_and_follows_changes() {
             (short(addr, &["not-here.internalapi", "A"]) == ["172.17.0.99"]).then_some(())
         })
         .await;
-        assert_eq!(short(addr, &["edpm-compute-0.internalapi", "A"]), ["172.17.0.100"]);
+        assert_eq!(
+            short(addr, &["edpm-compute-0.internalapi", "A"]),
+            ["172.17.0.100"]
+        );
 
         // Deleting the DNSMasq stops its responder.
         assert_eq!(cloud.delete("dnsmasqs", "dns").await.0, 200);
         eventually("the responder to stop", || {
-            short(addr, &["edpm-compute-0.internalapi", "A"]).is_empty().then_some(())
+            short(addr, &["edpm-compute-0.internalapi", "A"])
+                .is_empty()
+                .then_some(())
         })
         .await;
 
@@ -170,15 +210,22 @@ async fn dnsmasq_without_listen_address_reports_why() {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let reconciler = tokio::spawn(neutrino_infra::dns::run(cloud.infra.clone(), stop_rx));
     cloud
-        .apply(&json!({"apiVersion": "network.openstack.org/v1beta1", "kind": "DNSMasq",
-            "metadata": {"name": "dns"}, "spec": {}}))
+        .apply(
+            &json!({"apiVersion": "network.openstack.org/v1beta1", "kind": "DNSMasq",
+            "metadata": {"name": "dns"}, "spec": {}}),
+        )
         .await;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let (_, m) = cloud.get("dnsmasqs", "dns").await;
         if m["status"]["conditions"][0]["status"] == "False" {
             assert_eq!(m["status"]["readyCount"], 0);
-            assert!(m["status"]["conditions"][0]["message"].as_str().unwrap().contains("dnsmasq.neutrino.openstack.org/listen"));
+            assert!(
+                m["status"]["conditions"][0]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("dnsmasq.neutrino.openstack.org/listen")
+            );
             break;
         }
         assert!(Instant::now() < deadline, "{m}");

@@ -33,7 +33,10 @@ async fn document_001_ipset_gets_the_documented_reservations() {
         let (s, nc) = cloud.put(&docs[0]).await;
         assert_eq!(s, 201, "[{}] {nc}", cloud.backend);
         assert_eq!(nc["metadata"]["namespace"], NS, "default namespace");
-        assert_eq!(nc["spec"]["networks"][0]["serviceNetwork"], "ctlplane", "defaulted");
+        assert_eq!(
+            nc["spec"]["networks"][0]["serviceNetwork"], "ctlplane",
+            "defaulted"
+        );
         assert_eq!(nc["spec"]["networks"][0]["mtu"], 1500, "defaulted");
 
         let (s, set) = cloud.put(&docs[1]).await;
@@ -43,7 +46,9 @@ async fn document_001_ipset_gets_the_documented_reservations() {
         let got = &set["status"]["reservations"];
         assert_eq!(got.as_array().unwrap().len(), 5, "{set}");
         for (i, want) in documented.as_array().unwrap().iter().enumerate() {
-            for field in ["address", "cidr", "gateway", "mtu", "network", "subnet", "vlan"] {
+            for field in [
+                "address", "cidr", "gateway", "mtu", "network", "subnet", "vlan",
+            ] {
                 if want["network"] == "Tenant" && field == "mtu" {
                     // The document contradicts itself here: its NetConfig
                     // gives Tenant `mtu: 9000`, its status block says 1500.
@@ -53,21 +58,34 @@ async fn document_001_ipset_gets_the_documented_reservations() {
                     assert_eq!(got[i][field], 9000, "[{}] {got}", cloud.backend);
                     continue;
                 }
-                assert_eq!(got[i][field], want[field], "[{}] reservation {i} field {field}: {got}", cloud.backend);
+                assert_eq!(
+                    got[i][field], want[field],
+                    "[{}] reservation {i} field {field}: {got}",
+                    cloud.backend
+                );
             }
         }
         // Routes: the document's, plus the default route upstream now adds.
         assert_eq!(got, &documented_reservations(), "[{}]", cloud.backend);
         let conditions = set["status"]["conditions"].as_array().unwrap();
-        let types: Vec<_> = conditions.iter().map(|c| c["type"].as_str().unwrap()).collect();
+        let types: Vec<_> = conditions
+            .iter()
+            .map(|c| c["type"].as_str().unwrap())
+            .collect();
         assert_eq!(types, ["Ready", "InputReady", "ReservationReady"]);
         assert!(conditions.iter().all(|c| c["status"] == "True"), "{set}");
         assert_eq!(conditions[0]["message"], "Setup complete");
         assert_eq!(set["status"]["observedGeneration"], 1);
         // Server-owned metadata is ours, not the document's.
-        assert_ne!(set["metadata"]["uid"], "3901b2f3-f724-48fb-a906-7b46e9a5b19a");
+        assert_ne!(
+            set["metadata"]["uid"],
+            "3901b2f3-f724-48fb-a906-7b46e9a5b19a"
+        );
         assert_eq!(set["metadata"]["generation"], 1);
-        assert!(set["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"].is_string());
+        assert!(
+            set["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+                .is_string()
+        );
         assert_eq!(set["apiVersion"], "network.openstack.org/v1beta1");
 
         // The Reservation, owned by the IPSet.
@@ -80,24 +98,43 @@ async fn document_001_ipset_gets_the_documented_reservations() {
         assert_eq!(owner["controller"], true);
         let r = &res["spec"]["reservation"];
         assert_eq!(r.as_object().unwrap().len(), 5, "{res}");
-        assert_eq!(r["InternalApi"], json!({"address": "172.17.0.150", "network": "InternalApi", "subnet": "subnet1"}));
+        assert_eq!(
+            r["InternalApi"],
+            json!({"address": "172.17.0.150", "network": "InternalApi", "subnet": "subnet1"})
+        );
         assert_eq!(r["CtlPlane"]["address"], "192.168.122.100");
-        assert_eq!(res["metadata"]["labels"]["ipam.network.openstack.org/CtlPlane"], "subnet1");
+        assert_eq!(
+            res["metadata"]["labels"]["ipam.network.openstack.org/CtlPlane"],
+            "subnet1"
+        );
         assert_eq!(res["spec"]["ipSetRef"]["uid"], set["metadata"]["uid"]);
 
         // Reconciling the same IPSet again keeps everything.
         let mut again = docs[1].clone();
         again["metadata"].as_object_mut().unwrap().remove("uid");
-        again["metadata"].as_object_mut().unwrap().remove("resourceVersion");
+        again["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("resourceVersion");
         let (s, set2) = cloud.put(&again).await;
         assert_eq!(s, 200, "{set2}");
-        assert_eq!(set2["status"], set["status"], "[{}] re-reconcile changed the status", cloud.backend);
-        assert_eq!(set2["metadata"]["resourceVersion"], set["metadata"]["resourceVersion"], "no write at all");
+        assert_eq!(
+            set2["status"], set["status"],
+            "[{}] re-reconcile changed the status",
+            cloud.backend
+        );
+        assert_eq!(
+            set2["metadata"]["resourceVersion"], set["metadata"]["resourceVersion"],
+            "no write at all"
+        );
 
         // A second node gets the next free addresses: .101, and .11 on
         // InternalApi (.10 and .12 are excluded).
         let set1 = cloud
-            .apply(&ipset("edpm-compute-1", &["CtlPlane", "InternalApi", "Storage", "Tenant", "External"]))
+            .apply(&ipset(
+                "edpm-compute-1",
+                &["CtlPlane", "InternalApi", "Storage", "Tenant", "External"],
+            ))
             .await;
         let a = addresses(&set1);
         assert_eq!(a["CtlPlane"], "192.168.122.101");
@@ -115,7 +152,12 @@ async fn document_001_ipset_gets_the_documented_reservations() {
 
         // Listing shows both IPSets.
         let (s, list) = cloud
-            .call("GET", "/infra/v1beta1/namespaces/openstack/ipsets", &cloud.admin, None)
+            .call(
+                "GET",
+                "/infra/v1beta1/namespaces/openstack/ipsets",
+                &cloud.admin,
+                None,
+            )
             .await;
         assert_eq!(s, 200);
         assert_eq!(list["kind"], "IPSetList");
@@ -194,17 +236,33 @@ async fn a_restored_reservation_is_adopted_by_its_ipset() {
         // Someone else cannot take that address meanwhile.
         let other = cloud.apply(&ipset("other", &["CtlPlane"])).await;
         assert_eq!(addresses(&other)["CtlPlane"], "192.168.122.100");
-        let set = cloud.apply(&ipset("edpm-compute-9", &["CtlPlane", "Storage"])).await;
+        let set = cloud
+            .apply(&ipset("edpm-compute-9", &["CtlPlane", "Storage"]))
+            .await;
         let a = addresses(&set);
-        assert_eq!(a["CtlPlane"], "192.168.122.177", "[{}] {set}", cloud.backend);
+        assert_eq!(
+            a["CtlPlane"], "192.168.122.177",
+            "[{}] {set}",
+            cloud.backend
+        );
         assert_eq!(a["Storage"], "172.18.0.10");
         let (_, r) = cloud.get("reservations", "edpm-compute-9").await;
-        assert_eq!(r["metadata"]["ownerReferences"][0]["uid"], set["metadata"]["uid"]);
+        assert_eq!(
+            r["metadata"]["ownerReferences"][0]["uid"],
+            set["metadata"]["uid"]
+        );
         // Owned now: it goes with its IPSet, not on its own.
-        cloud.rejects_delete("reservations", "edpm-compute-9", 409, "owned by IPSet").await;
+        cloud
+            .rejects_delete("reservations", "edpm-compute-9", 409, "owned by IPSet")
+            .await;
         let mut changed = r.clone();
         changed["spec"]["reservation"]["CtlPlane"]["address"] = json!("192.168.122.178");
-        changed["metadata"].as_object_mut().unwrap().remove("resourceVersion");
-        cloud.rejects(&cloud.admin, &changed, 403, "managed by IPSet").await;
+        changed["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("resourceVersion");
+        cloud
+            .rejects(&cloud.admin, &changed, 403, "managed by IPSet")
+            .await;
     }
 }

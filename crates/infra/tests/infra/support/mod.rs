@@ -46,7 +46,12 @@ fn identity_for(db: Db) -> Identity {
     )
 }
 
-async fn build(db: Db, url: String, backend: &'static str, dir: Option<tempfile::TempDir>) -> Cloud {
+async fn build(
+    db: Db,
+    url: String,
+    backend: &'static str,
+    dir: Option<tempfile::TempDir>,
+) -> Cloud {
     db.migrate().await.expect("migrations apply");
     let identity = identity_for(db.clone());
     identity
@@ -128,7 +133,13 @@ pub fn plural_of(kind: &str) -> &'static str {
         .plural()
 }
 
-pub async fn send(app: &Router, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+pub async fn send(
+    app: &Router,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut b = Request::builder().method(method).uri(path);
     if let Some(t) = token {
         b = b.header("x-auth-token", t);
@@ -148,7 +159,8 @@ pub async fn send(app: &Router, method: &str, path: &str, token: Option<&str>, b
     let body = if bytes.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({"raw": String::from_utf8_lossy(&bytes)}))
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| json!({"raw": String::from_utf8_lossy(&bytes)}))
     };
     (status, body)
 }
@@ -158,7 +170,13 @@ pub fn object_path(ns: &str, plural: &str, name: &str) -> String {
 }
 
 impl Cloud {
-    pub async fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         send(&self.app, method, path, Some(token), body).await
     }
 
@@ -168,8 +186,13 @@ impl Cloud {
         let kind = obj["kind"].as_str().expect("kind");
         let name = obj["metadata"]["name"].as_str().expect("name");
         let ns = obj["metadata"]["namespace"].as_str().unwrap_or(NS);
-        self.call("PUT", &object_path(ns, plural_of(kind), name), token, Some(obj.clone()))
-            .await
+        self.call(
+            "PUT",
+            &object_path(ns, plural_of(kind), name),
+            token,
+            Some(obj.clone()),
+        )
+        .await
     }
 
     pub async fn put(&self, obj: &Value) -> (u16, Value) {
@@ -190,7 +213,8 @@ impl Cloud {
     }
 
     pub async fn get(&self, plural: &str, name: &str) -> (u16, Value) {
-        self.call("GET", &object_path(NS, plural, name), &self.admin, None).await
+        self.call("GET", &object_path(NS, plural, name), &self.admin, None)
+            .await
     }
 
     pub async fn delete(&self, plural: &str, name: &str) -> (u16, Value) {
@@ -220,13 +244,26 @@ impl Cloud {
     pub async fn rejects(&self, token: &str, obj: &Value, code: u16, field: &str) -> Value {
         let before = self.stored().await;
         let (s, b) = self.put_as(token, obj).await;
-        assert_eq!(s, code, "[{}] expected {code} naming {field}, got {s}: {b}", self.backend);
+        assert_eq!(
+            s, code,
+            "[{}] expected {code} naming {field}, got {s}: {b}",
+            self.backend
+        );
         assert_eq!(b["kind"], "Status", "{b}");
         assert_eq!(b["status"], "Failure", "{b}");
         assert_eq!(b["code"], code, "{b}");
         let msg = b["message"].as_str().unwrap_or_default();
-        assert!(msg.contains(field), "[{}] message does not name {field}: {msg}", self.backend);
-        assert_eq!(self.stored().await, before, "[{}] a rejected request stored something: {b}", self.backend);
+        assert!(
+            msg.contains(field),
+            "[{}] message does not name {field}: {msg}",
+            self.backend
+        );
+        assert_eq!(
+            self.stored().await,
+            before,
+            "[{}] a rejected request stored something: {b}",
+            self.backend
+        );
         b
     }
 
@@ -236,13 +273,22 @@ impl Cloud {
         let (s, b) = self.delete(plural, name).await;
         assert_eq!(s, code, "[{}] {b}", self.backend);
         assert_eq!(b["kind"], "Status");
-        assert!(b["message"].as_str().unwrap_or_default().contains(text), "{b}");
+        assert!(
+            b["message"].as_str().unwrap_or_default().contains(text),
+            "{b}"
+        );
         assert_eq!(self.stored().await, before);
         b
     }
 
     /// Creates a user with a role in a project (created if needed).
-    pub async fn add_user(&self, user: &str, project: &str, role: &str, project_id: Option<String>) -> String {
+    pub async fn add_user(
+        &self,
+        user: &str,
+        project: &str,
+        role: &str,
+        project_id: Option<String>,
+    ) -> String {
         let app = self.identity.router();
         let call = |method: &'static str, path: String, body: Option<Value>| {
             let app = app.clone();
