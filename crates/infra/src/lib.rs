@@ -11,9 +11,10 @@
 //! * [`dns`]: the reconciler that runs a DNS responder per `DNSMasq`.
 //!
 //! Seams for what comes later: operator mode drives the same pure parts
-//! ([`validate`], [`alloc`], [`service::render`] style status building)
-//! from Kubernetes watches instead of [`Infra`]'s database; manifests are
-//! rendered from a [`resources::NetConfigSpec`].
+//! ([`validate`] for the webhooks, [`alloc`] for the walk and
+//! [`alloc::status_entry`]) from Kubernetes watches instead of [`Infra`]'s
+//! database, and [`dns::Reconciler`] from watched DNSMasq/DNSData; manifests
+//! are rendered from a [`resources::NetConfigSpec`].
 
 pub mod alloc;
 pub mod api;

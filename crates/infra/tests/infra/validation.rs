@@ -780,6 +780,16 @@ async fn reservation_and_dns_rules_reject() {
                 "spec.reservation[CtlPlane].address",
             )
             .await;
+        let mut bad_subnet = res("CtlPlane", "192.168.122.150");
+        bad_subnet["spec"]["reservation"]["CtlPlane"]["subnet"] = json!("s");
+        cloud
+            .rejects(
+                &cloud.admin,
+                &bad_subnet,
+                422,
+                "spec.reservation[CtlPlane].subnet",
+            )
+            .await;
 
         dns_rejects(
             &cloud,
@@ -846,6 +856,13 @@ async fn reservation_and_dns_rules_reject() {
             dnsmasq(json!({"replicas": -1})),
             422,
             "spec.replicas",
+        )
+        .await;
+        dns_rejects(
+            &cloud,
+            dnsmasq(json!({"dnsDataLabelSelectorValue": ""})),
+            422,
+            "spec.dnsDataLabelSelectorValue: Required value",
         )
         .await;
         let mut listen = dnsmasq(json!({}));
