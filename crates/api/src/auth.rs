@@ -33,8 +33,10 @@ pub async fn require_token(
         // A broken database is not the client's fault: 500, not 401.
         Err(e) => {
             tracing::error!(error = ?e, "token validation failed");
-            crate::reject::Reject(ApiError::internal("Request Failed: internal server error while processing your request."))
-                .into_response()
+            crate::reject::Reject(ApiError::internal(
+                "Request Failed: internal server error while processing your request.",
+            ))
+            .into_response()
         }
     }
 }

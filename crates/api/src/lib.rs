@@ -88,7 +88,12 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(db: Db, identity: Identity, config: NetworkConfig) -> AppState {
-        AppState { db, identity, config: Arc::new(config), port_views: Arc::default() }
+        AppState {
+            db,
+            identity,
+            config: Arc::new(config),
+            port_views: Arc::default(),
+        }
     }
 }
 

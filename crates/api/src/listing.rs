@@ -117,7 +117,10 @@ impl ListParams {
             && self.sort.is_empty()
             && self.limit.is_none()
             && self.marker.is_none()
-            && self.filters.iter().all(|(k, _)| pushed.contains(&k.as_str()))
+            && self
+                .filters
+                .iter()
+                .all(|(k, _)| pushed.contains(&k.as_str()))
     }
 
     /// Values of a filter that the store can push down into SQL.

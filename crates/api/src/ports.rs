@@ -135,7 +135,13 @@ async fn list(
         .iter()
         .map(|p| views::port(p, &caller, &st.config.dns_domain))
         .collect();
-    Ok(Json(listing::respond(items, &params, &SPEC, &base_url(&headers, &uri))?).into_response())
+    Ok(Json(listing::respond(
+        items,
+        &params,
+        &SPEC,
+        &base_url(&headers, &uri),
+    )?)
+    .into_response())
 }
 
 /// A list with nothing to filter, sort, page or trim: the body is the
@@ -145,18 +151,28 @@ async fn list_from_cache(st: &AppState, caller: &Caller, q: &PortQuery) -> ApiRe
     let admin = caller.is_admin();
     let wanted = store::revisions(&st.db, q).await?;
     let mut out = st.port_views.lookup(&wanted, admin);
-    let missing: Vec<String> =
-        wanted.iter().zip(&out).filter(|(_, o)| o.is_none()).map(|((id, _), _)| id.clone()).collect();
+    let missing: Vec<String> = wanted
+        .iter()
+        .zip(&out)
+        .filter(|(_, o)| o.is_none())
+        .map(|((id, _), _)| id.clone())
+        .collect();
     if !missing.is_empty() {
-        let mut fresh: std::collections::HashMap<String, std::sync::Arc<str>> = std::collections::HashMap::new();
+        let mut fresh: std::collections::HashMap<String, std::sync::Arc<str>> =
+            std::collections::HashMap::new();
         // In chunks, so a cold list of many ports never holds all their rows
         // and JSON trees at once (the allocator keeps a peak for good).
         for chunk in missing.chunks(500) {
-            let fetch = PortQuery { ids: chunk.to_vec(), ..q.clone() };
+            let fetch = PortQuery {
+                ids: chunk.to_vec(),
+                ..q.clone()
+            };
             let mut rendered = Vec::with_capacity(chunk.len());
             for p in store::list(&st.db, &fetch).await? {
                 let json: std::sync::Arc<str> =
-                    serde_json::to_string(&views::port(&p, caller, &st.config.dns_domain)).expect("JSON of a map").into();
+                    serde_json::to_string(&views::port(&p, caller, &st.config.dns_domain))
+                        .expect("JSON of a map")
+                        .into();
                 fresh.insert(p.id.clone(), json.clone());
                 rendered.push((p.id, p.revision_number, json));
             }
@@ -170,7 +186,8 @@ async fn list_from_cache(st: &AppState, caller: &Caller, q: &PortQuery) -> ApiRe
         }
     }
     if admin && q.ids.is_empty() && q.network_ids.is_empty() && q.device_ids.is_empty() {
-        st.port_views.retain(&wanted.iter().map(|(id, _)| id.as_str()).collect());
+        st.port_views
+            .retain(&wanted.iter().map(|(id, _)| id.as_str()).collect());
     }
     let parts: Vec<std::sync::Arc<str>> = out.into_iter().flatten().collect();
     let mut body = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum::<usize>() + 16);
@@ -182,7 +199,11 @@ async fn list_from_cache(st: &AppState, caller: &Caller, q: &PortQuery) -> ApiRe
         body.push_str(p);
     }
     body.push_str("]}");
-    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }
 
 /// A port the caller may see: its own, or one on a network it owns.
@@ -556,9 +577,13 @@ async fn create_one(
         .await?;
     // A new port has no bindings or tags to replace: only add (this is
     // the serialised write path on SQLite, so every statement counts).
-    store::add_security_groups(tx, &port.id, &groups).await.map_err(internal)?;
+    store::add_security_groups(tx, &port.id, &groups)
+        .await
+        .map_err(internal)?;
     for t in &tags {
-        neutrino_store::tags::add(tx, "ports", &port.id, t).await.map_err(internal)?;
+        neutrino_store::tags::add(tx, "ports", &port.id, t)
+            .await
+            .map_err(internal)?;
     }
     Ok(port.id)
 }

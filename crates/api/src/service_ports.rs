@@ -95,7 +95,9 @@ pub async fn readdress(
             .map_err(internal)?;
     }
     // The port's view changes: a new revision (see view_cache.rs).
-    neutrino_store::ports::touch(tx, &port.id, &now_timestamp()).await.map_err(internal)?;
+    neutrino_store::ports::touch(tx, &port.id, &now_timestamp())
+        .await
+        .map_err(internal)?;
     let mac: Mac = port
         .mac_address
         .parse()

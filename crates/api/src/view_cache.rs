@@ -33,7 +33,13 @@ impl PortViews {
                 entries
                     .get(id)
                     .filter(|e| e.revision == *rev)
-                    .and_then(|e| if admin { e.admin.clone() } else { e.member.clone() })
+                    .and_then(|e| {
+                        if admin {
+                            e.admin.clone()
+                        } else {
+                            e.member.clone()
+                        }
+                    })
             })
             .collect()
     }
@@ -43,7 +49,10 @@ impl PortViews {
         for (id, revision, json) in rendered {
             let e = entries.entry(id).or_default();
             if e.revision != revision {
-                *e = Entry { revision, ..Entry::default() };
+                *e = Entry {
+                    revision,
+                    ..Entry::default()
+                };
             }
             if admin {
                 e.admin = Some(json);
@@ -59,6 +68,9 @@ impl PortViews {
 
     /// Keeps only the given ports (after a list that saw every port).
     pub fn retain(&self, live: &HashSet<&str>) {
-        self.entries.lock().expect("cache lock").retain(|id, _| live.contains(id.as_str()));
+        self.entries
+            .lock()
+            .expect("cache lock")
+            .retain(|id, _| live.contains(id.as_str()));
     }
 }

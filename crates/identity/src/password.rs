@@ -46,9 +46,7 @@ pub async fn verify(password: &str, stored: Option<&str>) -> bool {
             Some(h) => h.as_str(),
             None => DUMMY.get_or_init(|| hash_blocking("dummy").unwrap_or_default()),
         };
-        hasher()
-            .verify_password(password.as_bytes(), hash)
-            .is_ok()
+        hasher().verify_password(password.as_bytes(), hash).is_ok()
     })
     .await
     .unwrap_or(false);

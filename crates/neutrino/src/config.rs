@@ -198,28 +198,56 @@ mod tests {
             ..ServeArgs::default()
         };
         let s = Settings::resolve(&args).expect("valid");
-        assert_eq!(s.database_url, "postgres://flag/db", "a flag beats the file");
-        assert_eq!(s.network_listen, "127.0.0.1:19696", "dash and underscore keys both work");
-        assert_eq!(s.identity_listen, "127.0.0.1:5000", "defaults fill the rest");
+        assert_eq!(
+            s.database_url, "postgres://flag/db",
+            "a flag beats the file"
+        );
+        assert_eq!(
+            s.network_listen, "127.0.0.1:19696",
+            "dash and underscore keys both work"
+        );
+        assert_eq!(
+            s.identity_listen, "127.0.0.1:5000",
+            "defaults fill the rest"
+        );
         assert_eq!(s.network.tunnel_id_range, (100, 200));
-        assert_eq!(s.network.vlan_ranges, vec![("physnet1".to_string(), 10, 20)]);
+        assert_eq!(
+            s.network.vlan_ranges,
+            vec![("physnet1".to_string(), 10, 20)]
+        );
         assert_eq!(s.network.dns_domain, "example.org");
     }
 
     #[test]
     fn bad_settings_are_refused() {
         let (_d, path) = write_config("no-such-key = 1\n");
-        let err = Settings::resolve(&ServeArgs { config: Some(path), ..ServeArgs::default() }).unwrap_err();
+        let err = Settings::resolve(&ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        })
+        .unwrap_err();
         assert!(format!("{err:#}").contains("no-such-key"), "{err:#}");
         let err = Settings::resolve(&ServeArgs::default()).unwrap_err();
         assert!(err.to_string().contains("--database-url"), "{err}");
         for range in ["5:1", "0:10", "x:y", "7"] {
-            let args = ServeArgs { database_url: Some("sqlite::memory:".into()), tunnel_id_range: Some(range.into()), ..ServeArgs::default() };
+            let args = ServeArgs {
+                database_url: Some("sqlite::memory:".into()),
+                tunnel_id_range: Some(range.into()),
+                ..ServeArgs::default()
+            };
             assert!(Settings::resolve(&args).is_err(), "{range} accepted");
         }
-        let args = ServeArgs { database_url: Some("sqlite::memory:".into()), vlan_ranges: vec!["physnet1:1:5000".into()], ..ServeArgs::default() };
+        let args = ServeArgs {
+            database_url: Some("sqlite::memory:".into()),
+            vlan_ranges: vec!["physnet1:1:5000".into()],
+            ..ServeArgs::default()
+        };
         assert!(Settings::resolve(&args).is_err(), "VLAN 5000 accepted");
-        let args = ServeArgs { database_url: Some("sqlite::memory:".into()), tenant_network_type: Some("gre".into()), ..ServeArgs::default() };
+        let args = ServeArgs {
+            database_url: Some("sqlite::memory:".into()),
+            tenant_network_type: Some("gre".into()),
+            ..ServeArgs::default()
+        };
         assert!(Settings::resolve(&args).is_err());
     }
 
@@ -227,11 +255,23 @@ mod tests {
     fn up_keeps_everything_in_the_data_dir() {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("state");
-        let s = Settings::resolve_up(&UpArgs { data_dir: data.clone(), serve: ServeArgs::default() }).expect("valid");
+        let s = Settings::resolve_up(&UpArgs {
+            data_dir: data.clone(),
+            serve: ServeArgs::default(),
+        })
+        .expect("valid");
         assert!(data.is_dir(), "the data directory is created");
-        assert!(s.database_url.contains(&data.display().to_string()), "{}", s.database_url);
+        assert!(
+            s.database_url.contains(&data.display().to_string()),
+            "{}",
+            s.database_url
+        );
         assert_eq!(s.token_secret_file, data.join("token-secret"));
-        assert!(s.identity_listen.starts_with("127.0.0.1:") && s.network_listen.starts_with("127.0.0.1:"), "loopback by default");
+        assert!(
+            s.identity_listen.starts_with("127.0.0.1:")
+                && s.network_listen.starts_with("127.0.0.1:"),
+            "loopback by default"
+        );
     }
 
     #[test]

@@ -156,7 +156,11 @@ pub async fn allocation_owner(
 }
 
 /// Binds groups to a port that has none yet.
-pub async fn add_security_groups(tx: &mut Tx, port_id: &str, groups: &[String]) -> Result<(), StoreError> {
+pub async fn add_security_groups(
+    tx: &mut Tx,
+    port_id: &str,
+    groups: &[String],
+) -> Result<(), StoreError> {
     for g in groups {
         dispatch!(tx.conn(), c => sqlx::query(
             "INSERT INTO port_security_groups (port_id, security_group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
@@ -233,9 +237,16 @@ fn from_where(q: &PortQuery) -> (String, Vec<String>) {
     } else {
         sql.push_str(" WHERE TRUE");
     }
-    for (col, vals) in [("p.id", &q.ids), ("p.network_id", &q.network_ids), ("p.device_id", &q.device_ids)] {
+    for (col, vals) in [
+        ("p.id", &q.ids),
+        ("p.network_id", &q.network_ids),
+        ("p.device_id", &q.device_ids),
+    ] {
         if !vals.is_empty() {
-            sql.push_str(&format!(" AND {col} IN ({})", placeholders(args.len() + 1, vals.len())));
+            sql.push_str(&format!(
+                " AND {col} IN ({})",
+                placeholders(args.len() + 1, vals.len())
+            ));
             args.extend(vals.iter().cloned());
         }
     }
@@ -255,7 +266,11 @@ pub async fn revisions(db: &Db, q: &PortQuery) -> Result<Vec<(String, i64)>, Sto
 }
 
 pub async fn list(db: &Db, q: &PortQuery) -> Result<Vec<Port>, StoreError> {
-    let cols = COLUMNS.split(", ").map(|c| format!("p.{}", c.trim())).collect::<Vec<_>>().join(", ");
+    let cols = COLUMNS
+        .split(", ")
+        .map(|c| format!("p.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
     let (from, args) = from_where(q);
     let sql = format!("SELECT {cols}{from}");
     let rows = dispatch!(db.read(), c => {

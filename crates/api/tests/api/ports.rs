@@ -355,8 +355,20 @@ async fn cached_lists_never_show_stale_ports() {
     for c in support::backends().await {
         let net = c.network(&c.alice, "n").await;
         let s = c.subnet(&c.alice, &net, "10.0.0.0/24", json!({})).await;
-        let a = c.create(&c.alice, "port", json!({"network_id": net["id"], "name": "a"})).await;
-        let b = c.create(&c.alice, "port", json!({"network_id": net["id"], "name": "b"})).await;
+        let a = c
+            .create(
+                &c.alice,
+                "port",
+                json!({"network_id": net["id"], "name": "a"}),
+            )
+            .await;
+        let b = c
+            .create(
+                &c.alice,
+                "port",
+                json!({"network_id": net["id"], "name": "b"}),
+            )
+            .await;
         let list = |token: String| {
             let c = &c;
             async move {
@@ -365,24 +377,68 @@ async fn cached_lists_never_show_stale_ports() {
                 body["ports"].as_array().unwrap().clone()
             }
         };
-        let find = |ports: &[serde_json::Value], id: &serde_json::Value| ports.iter().find(|p| p["id"] == *id).cloned().expect("listed");
+        let find = |ports: &[serde_json::Value], id: &serde_json::Value| {
+            ports
+                .iter()
+                .find(|p| p["id"] == *id)
+                .cloned()
+                .expect("listed")
+        };
         assert_eq!(list(c.alice.clone()).await.len(), 2);
-        assert!(find(&list(c.admin.clone()).await, &a["id"]).get("binding:vif_type").is_some(), "admins get their own view");
-        assert!(find(&list(c.alice.clone()).await, &a["id"]).get("binding:vif_type").is_none(), "members get theirs");
+        assert!(
+            find(&list(c.admin.clone()).await, &a["id"])
+                .get("binding:vif_type")
+                .is_some(),
+            "admins get their own view"
+        );
+        assert!(
+            find(&list(c.alice.clone()).await, &a["id"])
+                .get("binding:vif_type")
+                .is_none(),
+            "members get theirs"
+        );
 
         // A rename on a second server.
         let replica = c.replica().await;
-        let req = support::request("PUT", &format!("/v2.0/ports/{}", a["id"].as_str().unwrap()), Some(&c.alice), Some(json!({"port": {"name": "renamed"}})));
+        let req = support::request(
+            "PUT",
+            &format!("/v2.0/ports/{}", a["id"].as_str().unwrap()),
+            Some(&c.alice),
+            Some(json!({"port": {"name": "renamed"}})),
+        );
         let (st, _, _) = support::send(&replica, req).await;
         assert_eq!(st, 200);
-        assert_eq!(find(&list(c.alice.clone()).await, &a["id"])["name"], "renamed");
+        assert_eq!(
+            find(&list(c.alice.clone()).await, &a["id"])["name"],
+            "renamed"
+        );
         // A tag.
-        let (st, _) = c.call("PUT", &format!("/v2.0/ports/{}/tags/red", a["id"].as_str().unwrap()), &c.alice, None).await;
+        let (st, _) = c
+            .call(
+                "PUT",
+                &format!("/v2.0/ports/{}/tags/red", a["id"].as_str().unwrap()),
+                &c.alice,
+                None,
+            )
+            .await;
         assert_eq!(st, 201);
-        assert_eq!(find(&list(c.alice.clone()).await, &a["id"])["tags"], json!(["red"]));
+        assert_eq!(
+            find(&list(c.alice.clone()).await, &a["id"])["tags"],
+            json!(["red"])
+        );
         // Becoming a router interface.
         let r = c.create(&c.alice, "router", json!({"name": "r"})).await;
-        let (st, _) = c.call("PUT", &format!("/v2.0/routers/{}/add_router_interface", r["id"].as_str().unwrap()), &c.alice, Some(json!({"port_id": b["id"]}))).await;
+        let (st, _) = c
+            .call(
+                "PUT",
+                &format!(
+                    "/v2.0/routers/{}/add_router_interface",
+                    r["id"].as_str().unwrap()
+                ),
+                &c.alice,
+                Some(json!({"port_id": b["id"]})),
+            )
+            .await;
         assert_eq!(st, 200);
         let listed_b = find(&list(c.alice.clone()).await, &b["id"]);
         assert_eq!(listed_b["device_owner"], "network:router_interface");
@@ -392,15 +448,32 @@ async fn cached_lists_never_show_stale_ports() {
             .call("PUT", &format!("/v2.0/ports/{}", a["id"].as_str().unwrap()), &c.alice, Some(json!({"port": {"fixed_ips": [{"subnet_id": s["id"], "ip_address": "10.0.0.77"}]}})))
             .await;
         assert_eq!(st, 200);
-        assert_eq!(find(&list(c.alice.clone()).await, &a["id"])["fixed_ips"][0]["ip_address"], "10.0.0.77");
+        assert_eq!(
+            find(&list(c.alice.clone()).await, &a["id"])["fixed_ips"][0]["ip_address"],
+            "10.0.0.77"
+        );
         // A deletion.
-        let (st, _) = c.call("DELETE", &format!("/v2.0/ports/{}", a["id"].as_str().unwrap()), &c.alice, None).await;
+        let (st, _) = c
+            .call(
+                "DELETE",
+                &format!("/v2.0/ports/{}", a["id"].as_str().unwrap()),
+                &c.alice,
+                None,
+            )
+            .await;
         assert_eq!(st, 204);
         let ports = list(c.alice.clone()).await;
         assert_eq!(ports.len(), 1);
         assert_eq!(ports[0]["id"], b["id"]);
         // Filtered lists still use the general path and agree.
-        let (_, body) = c.call("GET", "/v2.0/ports?device_owner=network:router_interface", &c.alice, None).await;
+        let (_, body) = c
+            .call(
+                "GET",
+                "/v2.0/ports?device_owner=network:router_interface",
+                &c.alice,
+                None,
+            )
+            .await;
         assert_eq!(body["ports"].as_array().unwrap().len(), 1);
     }
 }

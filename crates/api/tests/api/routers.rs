@@ -679,13 +679,39 @@ async fn floating_ips_follow_the_router_path() {
         assert_error(s, &b, 404, "FloatingIPNotFound");
         // An external network takes its remaining floating IPs with it
         // (once no router uses it as a gateway).
-        let (s, _) = c.call("PUT", &format!("/v2.0/routers/{}/remove_router_interface", id(&r)), &c.alice, Some(json!({"subnet_id": sub["id"]}))).await;
+        let (s, _) = c
+            .call(
+                "PUT",
+                &format!("/v2.0/routers/{}/remove_router_interface", id(&r)),
+                &c.alice,
+                Some(json!({"subnet_id": sub["id"]})),
+            )
+            .await;
         assert_eq!(s, 200);
-        let (s, _) = c.call("DELETE", &format!("/v2.0/routers/{}", id(&r)), &c.alice, None).await;
+        let (s, _) = c
+            .call(
+                "DELETE",
+                &format!("/v2.0/routers/{}", id(&r)),
+                &c.alice,
+                None,
+            )
+            .await;
         assert_eq!(s, 204);
         assert!(c.count("floatingips").await > 0);
-        let (s, b) = c.call("DELETE", &format!("/v2.0/networks/{}", id(&ext)), &c.admin, None).await;
+        let (s, b) = c
+            .call(
+                "DELETE",
+                &format!("/v2.0/networks/{}", id(&ext)),
+                &c.admin,
+                None,
+            )
+            .await;
         assert_eq!(s, 204, "{b}");
-        assert_eq!(c.count("floatingips").await, 0, "[{}] floating IPs went with their network", c.backend);
+        assert_eq!(
+            c.count("floatingips").await,
+            0,
+            "[{}] floating IPs went with their network",
+            c.backend
+        );
     }
 }
