@@ -56,7 +56,6 @@ pub async fn enforce(
     resource: &str,
     n: i64,
 ) -> Result<(), ApiError> {
-    store::lock(tx, project, resource).await.map_err(internal)?;
     let limit = match store::override_tx(tx, project, resource)
         .await
         .map_err(internal)?
@@ -65,8 +64,11 @@ pub async fn enforce(
         None => st.config.quotas.get(resource).copied().unwrap_or(-1),
     };
     if limit < 0 {
+        // Unlimited: nothing to count, so no reason to queue behind the
+        // project's other creates.
         return Ok(());
     }
+    store::lock(tx, project, resource).await.map_err(internal)?;
     let used = store::count_tx(tx, project, resource)
         .await
         .map_err(internal)?;

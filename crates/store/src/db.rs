@@ -122,8 +122,13 @@ impl Db {
             .acquire_timeout(Duration::from_secs(60))
             .connect_with(base.clone())
             .await?;
+        // As many readers as cores: sqlx gives each SQLite connection its
+        // own worker thread, and every thread that once decoded a large
+        // result keeps that memory in its allocator heap, so idle extra
+        // readers cost memory without adding speed.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
         let reader = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(cores.max(2))
             .connect_with(base.read_only(false))
             .await?;
         Ok(Db::Sqlite { writer, reader })
