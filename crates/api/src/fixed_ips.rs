@@ -239,6 +239,51 @@ impl PortAddressing<'_> {
         Ok(out)
     }
 
+    /// Replaces the port's addresses `old` by the requested ones. Addresses
+    /// asked for again are kept; with `keep_auto`, so are SLAAC addresses on
+    /// subnets the request does not name (Neutron keeps those on update).
+    /// Everything is released first so an address can move between entries;
+    /// the caller's transaction makes it all-or-nothing.
+    pub async fn reallocate(
+        &self,
+        tx: &mut Tx,
+        subnets_on_net: &[Subnet],
+        old: &[FixedIp],
+        req: &[Requested],
+        keep_auto: bool,
+    ) -> Result<Vec<FixedIp>, ApiError> {
+        for f in old {
+            store::delete_allocation(tx, self.port_id, &f.subnet_id, &f.ip_address)
+                .await
+                .map_err(internal)?;
+        }
+        let new = self
+            .allocate_requested(tx, subnets_on_net, req, old)
+            .await?;
+        let kept_auto = old.iter().filter(|f| {
+            keep_auto
+                && subnets_on_net
+                    .iter()
+                    .any(|s| s.id == f.subnet_id && is_auto_address(s))
+                && !req
+                    .iter()
+                    .any(|r| r.subnet_id.as_deref() == Some(&f.subnet_id))
+        });
+        // Kept addresses were released above: record them again.
+        for f in new.iter().filter(|f| old.contains(f)).chain(kept_auto) {
+            let s = subnets_on_net
+                .iter()
+                .find(|s| s.id == f.subnet_id)
+                .ok_or_else(|| ApiError::internal("subnet vanished"))?;
+            let ip: IpAddr = f
+                .ip_address
+                .parse()
+                .map_err(|_| ApiError::internal("stored IP is invalid"))?;
+            self.record(tx, s, ip).await?;
+        }
+        Ok(new)
+    }
+
     /// Resolves explicit entries. `keep` lists addresses the port already
     /// holds (on update), which are kept rather than re-allocated.
     pub async fn allocate_requested(

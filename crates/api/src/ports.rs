@@ -739,14 +739,8 @@ async fn update(
         if req.iter().any(|r| r.ip_address.is_some()) && !net_owner {
             return Err(ApiError::policy_not_authorized("update_port:fixed_ips:ip_address").into());
         }
-        let old = p.fixed_ips.clone();
         let subnets_on_net =
             neutrino_store::subnets::for_network_tx(&mut tx, &p.network_id).await?;
-        // Release first so an address can move between entries; the
-        // transaction makes this all-or-nothing.
-        for f in &old {
-            store::delete_allocation(&mut tx, &id, &f.subnet_id, &f.ip_address).await?;
-        }
         let mac: Mac = p
             .mac_address
             .parse()
@@ -757,71 +751,9 @@ async fn update(
             device_owner: &p.device_owner,
             mac: &mac,
         };
-        let kept_auto: Vec<_> = old
-            .iter()
-            .filter(|f| {
-                subnets_on_net
-                    .iter()
-                    .any(|s| s.id == f.subnet_id && fixed_ips::is_auto_address(s))
-            })
-            .filter(|f| {
-                !req.iter()
-                    .any(|r| r.subnet_id.as_deref() == Some(&f.subnet_id))
-            })
-            .cloned()
-            .collect();
-        let new = addressing
-            .allocate_requested(&mut tx, &subnets_on_net, &req, &old)
+        addressing
+            .reallocate(&mut tx, &subnets_on_net, &p.fixed_ips, &req, true)
             .await?;
-        for f in &new {
-            // Kept addresses were released above; record them again.
-            if old.contains(f) {
-                let s = subnets_on_net
-                    .iter()
-                    .find(|s| s.id == f.subnet_id)
-                    .expect("resolved above");
-                let cidr: neutrino_ipam::IpNet = s
-                    .cidr
-                    .parse()
-                    .map_err(|_| ApiError::internal("stored CIDR is invalid"))?;
-                let ip: std::net::IpAddr = f
-                    .ip_address
-                    .parse()
-                    .map_err(|_| ApiError::internal("stored IP is invalid"))?;
-                store::insert_allocation(
-                    &mut tx,
-                    &f.subnet_id,
-                    &f.ip_address,
-                    neutrino_ipam::offset_of(&cidr, ip),
-                    &id,
-                    &p.network_id,
-                )
-                .await?;
-            }
-        }
-        for f in &kept_auto {
-            let s = subnets_on_net
-                .iter()
-                .find(|s| s.id == f.subnet_id)
-                .expect("filtered above");
-            let cidr: neutrino_ipam::IpNet = s
-                .cidr
-                .parse()
-                .map_err(|_| ApiError::internal("stored CIDR is invalid"))?;
-            let ip: std::net::IpAddr = f
-                .ip_address
-                .parse()
-                .map_err(|_| ApiError::internal("stored IP is invalid"))?;
-            store::insert_allocation(
-                &mut tx,
-                &f.subnet_id,
-                &f.ip_address,
-                neutrino_ipam::offset_of(&cidr, ip),
-                &id,
-                &p.network_id,
-            )
-            .await?;
-        }
     }
     store::set_security_groups(&mut tx, &id, &p.security_groups).await?;
     p.updated_at = now_timestamp();

@@ -89,15 +89,6 @@ pub async fn readdress(
     let subnets = neutrino_store::subnets::for_network_tx(tx, &port.network_id)
         .await
         .map_err(internal)?;
-    for f in &port.fixed_ips {
-        neutrino_store::ports::delete_allocation(tx, &port.id, &f.subnet_id, &f.ip_address)
-            .await
-            .map_err(internal)?;
-    }
-    // The port's view changes: a new revision (see view_cache.rs).
-    neutrino_store::ports::touch(tx, &port.id, &now_timestamp())
-        .await
-        .map_err(internal)?;
     let mac: Mac = port
         .mac_address
         .parse()
@@ -109,32 +100,11 @@ pub async fn readdress(
         mac: &mac,
     };
     let new = addressing
-        .allocate_requested(tx, &subnets, requested, &port.fixed_ips)
+        .reallocate(tx, &subnets, &port.fixed_ips, requested, false)
         .await?;
-    // Kept addresses were released above: record them again.
-    for f in new.iter().filter(|f| port.fixed_ips.contains(f)) {
-        let s = subnets
-            .iter()
-            .find(|s| s.id == f.subnet_id)
-            .ok_or_else(|| ApiError::internal("subnet vanished"))?;
-        let cidr: neutrino_ipam::IpNet = s
-            .cidr
-            .parse()
-            .map_err(|_| ApiError::internal("stored CIDR is invalid"))?;
-        let ip: std::net::IpAddr = f
-            .ip_address
-            .parse()
-            .map_err(|_| ApiError::internal("stored IP is invalid"))?;
-        neutrino_store::ports::insert_allocation(
-            tx,
-            &f.subnet_id,
-            &f.ip_address,
-            neutrino_ipam::offset_of(&cidr, ip),
-            &port.id,
-            &port.network_id,
-        )
+    // The port's view changed: a new revision (see view_cache.rs).
+    neutrino_store::ports::touch(tx, &port.id, &now_timestamp())
         .await
         .map_err(internal)?;
-    }
     Ok(new)
 }
