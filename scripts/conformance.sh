@@ -67,7 +67,7 @@ install_venv() {
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV" || die "cannot create venv $VENV"
   local attempt
   for attempt in 1 2 3; do
-    if "$VENV/bin/pip" install -q -c "$CONSTRAINTS" tempest; then
+    if "$VENV/bin/pip" install -q -c "$CONSTRAINTS" tempest neutron-tempest-plugin; then
       echo "$want" > "$stamp"
       return 0
     fi

@@ -90,7 +90,8 @@ async fn list(
 /// A policy the caller may see: its own, or one that names its project.
 async fn visible(st: &AppState, caller: &Caller, id: &str) -> Result<RbacPolicy, ApiError> {
     match store::get(&st.db, id).await.map_err(internal)? {
-        Some(p) if caller.owns(&p.project_id) || p.target_project == caller.project_id() => Ok(p),
+        // A policy is its creator's: the project it names does not see it.
+        Some(p) if caller.owns(&p.project_id) => Ok(p),
         _ => Err(not_found(id)),
     }
 }
@@ -123,52 +124,33 @@ fn check_target(caller: &Caller, target: &str, action: &str) -> Result<(), ApiEr
     Ok(())
 }
 
-/// Refuses to take access away from a project that still uses it.
+/// Refuses a change to policy `p` (its deletion, or re-targeting it to
+/// `new_target`) that would take access away from a project still using
+/// the network that way; the owner needs no grant.
 async fn check_not_in_use(
     tx: &mut neutrino_store::Tx,
     p: &RbacPolicy,
     net_owner: &str,
+    new_target: Option<&str>,
 ) -> Result<(), ApiError> {
-    // Anything the owner does needs no grant.
-    let in_use = match (p.action.as_str(), p.target_project.as_str()) {
-        (ACCESS_AS_SHARED, "*") => {
-            neutrino_store::ports::count_on_network_not_owned_by(tx, &p.object_id, net_owner)
-                .await
-                .map_err(internal)?
-        }
-        (ACCESS_AS_SHARED, target) => {
-            neutrino_store::ports::count_on_network_owned_by(tx, &p.object_id, target)
-                .await
-                .map_err(internal)?
-        }
-        (_, "*") => {
-            neutrino_store::routers::count_with_gateway_tx(tx, &p.object_id, None)
-                .await
-                .map_err(internal)?
-                - neutrino_store::routers::count_with_gateway_tx(tx, &p.object_id, Some(net_owner))
-                    .await
-                    .map_err(internal)?
-                + neutrino_store::floatingips::count_on_network_tx(tx, &p.object_id, None)
-                    .await
-                    .map_err(internal)?
-                - neutrino_store::floatingips::count_on_network_tx(
-                    tx,
-                    &p.object_id,
-                    Some(net_owner),
-                )
-                .await
-                .map_err(internal)?
-        }
-        (_, target) => {
-            neutrino_store::routers::count_with_gateway_tx(tx, &p.object_id, Some(target))
-                .await
-                .map_err(internal)?
-                + neutrino_store::floatingips::count_on_network_tx(tx, &p.object_id, Some(target))
-                    .await
-                    .map_err(internal)?
-        }
-    };
-    if in_use > 0 && p.target_project != net_owner {
+    let mut grants: Vec<String> = store::access_tx(tx, &p.object_id)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .filter(|a| a.action == p.action)
+        .map(|a| a.target)
+        .collect();
+    // This policy's grant goes (or moves).
+    if let Some(i) = grants.iter().position(|t| *t == p.target_project) {
+        grants.remove(i);
+    }
+    grants.extend(new_target.map(str::to_owned));
+    let covered =
+        |project: &str| project == net_owner || grants.iter().any(|t| t == "*" || t == project);
+    let users = store::users_tx(tx, &p.object_id, &p.action)
+        .await
+        .map_err(internal)?;
+    if users.iter().any(|u| !covered(u)) {
         return Err(ApiError::conflict(
             "RbacPolicyInUse",
             format!(
@@ -220,6 +202,14 @@ async fn create(
     // Only the network's owner (or an admin) may grant access to it.
     let net = match net {
         Some(n) if caller.owns(&n.project_id) => n,
+        Some(n) if caller.sees(&n) => {
+            return Err(ApiError::new(
+                400,
+                "BadRequest",
+                format!("Only the owner of network {object_id} may change its access"),
+            )
+            .into());
+        }
         _ => {
             return Err(ApiError::not_found(
                 "RbacPolicyNotFound",
@@ -228,13 +218,8 @@ async fn create(
             .into());
         }
     };
-    if action == ACCESS_AS_EXTERNAL && !net.router_external {
-        // Neutron makes the network external when this is granted.
-        return Err(ApiError::invalid_input(
-            "access_as_external can only be granted on external networks",
-        )
-        .into());
-    }
+    // As in Neutron: granting access_as_external makes the network external.
+    let becomes_external = action == ACCESS_AS_EXTERNAL && !net.router_external;
     let now = now_timestamp();
     let policy = RbacPolicy {
         id: uuid::Uuid::new_v4().to_string(),
@@ -257,8 +242,16 @@ async fn create(
         )
         .into());
     }
-    if action == ACCESS_AS_SHARED && target == "*" {
+    if becomes_external {
         let mut n = net.clone();
+        n.router_external = true;
+        n.updated_at = now_timestamp();
+        neutrino_store::networks::update(&mut tx, &n).await?;
+    }
+    if action == ACCESS_AS_SHARED && target == "*" {
+        let mut n = neutrino_store::networks::get_tx(&mut tx, &net.id)
+            .await?
+            .unwrap_or_else(|| net.clone());
         n.shared = true;
         n.updated_at = now_timestamp();
         neutrino_store::networks::update(&mut tx, &n).await?;
@@ -306,7 +299,7 @@ async fn update(
             .await?
             .map(|n| n.project_id)
             .unwrap_or_default();
-        check_not_in_use(&mut tx, &p, &owner).await?;
+        check_not_in_use(&mut tx, &p, &owner, Some(&target)).await?;
         if !store::set_target(&mut tx, &id, &target, &now_timestamp()).await? {
             return Err(ApiError::conflict(
                 "DuplicateRbacPolicy",
@@ -343,15 +336,27 @@ async fn delete(
         .as_ref()
         .map(|n| n.project_id.clone())
         .unwrap_or_default();
-    check_not_in_use(&mut tx, &p, &owner).await?;
+    check_not_in_use(&mut tx, &p, &owner, None).await?;
     store::delete(&mut tx, &id).await?;
-    if p.action == ACCESS_AS_SHARED
-        && p.target_project == "*"
-        && let Some(mut n) = net
-    {
-        n.shared = false;
-        n.updated_at = now_timestamp();
-        neutrino_store::networks::update(&mut tx, &n).await?;
+    if let Some(mut n) = net {
+        let remaining = store::access_tx(&mut tx, &p.object_id).await?;
+        let mut changed = false;
+        if p.action == ACCESS_AS_SHARED && p.target_project == "*" {
+            n.shared = false;
+            changed = true;
+        }
+        // As in Neutron: a network stops being external with its last
+        // access_as_external grant.
+        if p.action == ACCESS_AS_EXTERNAL
+            && !remaining.iter().any(|a| a.action == ACCESS_AS_EXTERNAL)
+        {
+            n.router_external = false;
+            changed = true;
+        }
+        if changed {
+            n.updated_at = now_timestamp();
+            neutrino_store::networks::update(&mut tx, &n).await?;
+        }
     }
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)

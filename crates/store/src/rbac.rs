@@ -103,11 +103,10 @@ pub async fn list(db: &Db, visible_to: Option<&str>) -> Result<Vec<RbacPolicy>, 
             let sql = format!("SELECT {COLUMNS} FROM network_rbacs ORDER BY id");
             dispatch!(db.read(), c => sqlx::query_as::<_, RbacRow>(trusted(&sql)).fetch_all(c).await)?
         }
-        // Policies are visible to their creator and to their target.
+        // Policies are visible to their creator only.
         Some(p) => {
-            let sql = format!(
-                "SELECT {COLUMNS} FROM network_rbacs WHERE project_id = $1 OR target_project = $1 ORDER BY id"
-            );
+            let sql =
+                format!("SELECT {COLUMNS} FROM network_rbacs WHERE project_id = $1 ORDER BY id");
             dispatch!(db.read(), c => sqlx::query_as::<_, RbacRow>(trusted(&sql)).bind(p).fetch_all(c).await)?
         }
     };
@@ -154,4 +153,22 @@ pub async fn delete_wildcard(
         "DELETE FROM network_rbacs WHERE object_id = $1 AND action = $2 AND target_project = '*'")
         .bind(network_id).bind(action).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
+}
+
+/// Projects that use a network in the way `action` grants: ports for
+/// `access_as_shared`; router gateways and floating IPs for `access_as_external`.
+pub async fn users_tx(
+    tx: &mut Tx,
+    network_id: &str,
+    action: &str,
+) -> Result<Vec<String>, StoreError> {
+    let sql = if action == neutrino_types::model::ACCESS_AS_SHARED {
+        "SELECT DISTINCT project_id FROM ports WHERE network_id = $1 AND project_id <> ''"
+    } else {
+        "SELECT DISTINCT project_id FROM routers WHERE gw_network_id = $1 \
+         UNION SELECT DISTINCT project_id FROM floatingips WHERE floating_network_id = $1"
+    };
+    Ok(
+        dispatch!(tx.conn(), c => sqlx::query_scalar(sql).bind(network_id).fetch_all(&mut *c).await)?,
+    )
 }
