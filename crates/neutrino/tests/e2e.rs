@@ -341,7 +341,7 @@ fn by_id<T: Clone>(mut rows: Vec<(String, T)>) -> Vec<(String, T)> {
 /// The commands of the source document (Octavia provider and management
 /// networks), run with the real `openstack` CLI against `neutrino up`, and
 /// their output compared with what Neutron prints
-/// (/work/shared/peer/smoke-reference.txt). The reference cloud runs ML2
+/// (`../shared/peer/smoke-reference.txt`). The reference cloud runs ML2
 /// with VXLAN tenant networks, so this server does too.
 #[tokio::test]
 async fn e2e_openstack_cli_document_000_sqlite() -> Result<()> {
@@ -1375,7 +1375,7 @@ fn expect_yaml(what: &str, shown: &str, lines: &[String], blocks: &[String]) -> 
 /// by port, the host route back), the security groups of document 003, then
 /// floating IPs on a tenant router, quotas and network RBAC, all through the
 /// real `openstack` CLI against `neutrino up`. Expected values come from the
-/// recorded upstream run (/work/shared/peer/smoke-reference.txt) and
+/// recorded upstream run (`../shared/peer/smoke-reference.txt`) and
 /// issue 3's "Done means".
 #[tokio::test]
 async fn e2e_openstack_cli_document_000_routers() -> Result<()> {
