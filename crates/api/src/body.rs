@@ -274,3 +274,51 @@ pub fn check_revision(expected: Option<i64>, current: i64) -> Result<(), ApiErro
         _ => Ok(()),
     }
 }
+
+/// A `[{"destination": CIDR, "nexthop": IP}]` list (subnet host routes,
+/// router extra routes), checked as neutron-lib's `validate_hostroutes`
+/// checks both: the shape, each address, no duplicates. `null` is empty.
+pub fn parse_route_list(
+    v: &Value,
+    attr: &str,
+) -> Result<Vec<(neutrino_ipam::IpNet, std::net::IpAddr)>, ApiError> {
+    let items = match v {
+        Value::Null => return Ok(Vec::new()),
+        Value::Array(items) => items,
+        other => {
+            return Err(ApiError::invalid_attr(
+                attr,
+                format!("Invalid data format for hostroute: '{other}'"),
+            ));
+        }
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let shape_ok = item.as_object().is_some_and(|o| o.len() == 2);
+        let (Some(dst), Some(hop), true) = (
+            item.get("destination").and_then(Value::as_str),
+            item.get("nexthop").and_then(Value::as_str),
+            shape_ok,
+        ) else {
+            return Err(ApiError::invalid_attr(
+                attr,
+                format!("Invalid data format for hostroute: '{item}'"),
+            ));
+        };
+        let dst: neutrino_ipam::IpNet = dst.parse().map_err(|_| {
+            ApiError::invalid_attr(attr, format!("'{dst}' is not a valid IP subnet"))
+        })?;
+        let hop: std::net::IpAddr = hop.parse().map_err(|_| {
+            ApiError::invalid_attr(attr, format!("'{hop}' is not a valid IP address"))
+        })?;
+        let route = (dst.trunc(), hop);
+        if out.contains(&route) {
+            return Err(ApiError::invalid_attr(
+                attr,
+                format!("Duplicate hostroute '{item}'"),
+            ));
+        }
+        out.push(route);
+    }
+    Ok(out)
+}

@@ -392,45 +392,13 @@ async fn connected_subnets(tx: &mut Tx, r: &RouterModel) -> Result<Vec<Subnet>, 
 }
 
 fn parse_routes(v: &Value, router_id: &str) -> Result<Vec<Route>, ApiError> {
-    let items = match v {
-        Value::Null => return Ok(Vec::new()),
-        Value::Array(items) => items,
-        other => {
-            return Err(ApiError::invalid_attr(
-                "routes",
-                format!("Invalid data format for hostroute: '{other}'"),
-            ));
-        }
-    };
-    let mut out: Vec<Route> = Vec::new();
-    for item in items {
-        let (Some(dst), Some(hop)) = (
-            item.get("destination").and_then(Value::as_str),
-            item.get("nexthop").and_then(Value::as_str),
-        ) else {
-            return Err(ApiError::invalid_attr(
-                "routes",
-                format!("Invalid data format for hostroute: '{item}'"),
-            ));
-        };
-        let dnet: IpNet = dst.parse().map_err(|_| {
-            ApiError::invalid_attr("routes", format!("'{dst}' is not a valid IP subnet"))
-        })?;
-        let hop_ip: IpAddr = hop.parse().map_err(|_| {
-            ApiError::invalid_attr("routes", format!("'{hop}' is not a valid IP address"))
-        })?;
-        let route = Route {
-            destination: dnet.trunc().to_string(),
-            nexthop: hop_ip.to_string(),
-        };
-        if out.contains(&route) {
-            return Err(ApiError::invalid_attr(
-                "routes",
-                format!("Duplicate hostroute '{item}'"),
-            ));
-        }
-        out.push(route);
-    }
+    let out: Vec<Route> = body::parse_route_list(v, "routes")?
+        .into_iter()
+        .map(|(dst, hop)| Route {
+            destination: dst.to_string(),
+            nexthop: hop.to_string(),
+        })
+        .collect();
     if out.len() > MAX_ROUTES {
         return Err(ApiError::new(
             400,

@@ -340,52 +340,18 @@ fn parse_nameservers(v: &Value, version: i64, subnet: &str) -> Result<Vec<String
 }
 
 fn parse_host_routes(v: &Value, version: i64, subnet: &str) -> Result<Vec<HostRoute>, ApiError> {
-    let Value::Array(items) = v else {
-        return Err(ApiError::invalid_attr(
-            "host_routes",
-            format!("Invalid data format for hostroute: '{v}'"),
-        ));
-    };
-    let mut out: Vec<HostRoute> = Vec::new();
-    for item in items {
-        let (Some(dst), Some(hop)) = (
-            item.get("destination").and_then(Value::as_str),
-            item.get("nexthop").and_then(Value::as_str),
-        ) else {
-            return Err(ApiError::invalid_attr(
-                "host_routes",
-                format!("Invalid data format for hostroute: '{item}'"),
-            ));
-        };
-        if item.as_object().is_some_and(|o| o.len() != 2) {
-            return Err(ApiError::invalid_attr(
-                "host_routes",
-                format!("Invalid data format for hostroute: '{item}'"),
-            ));
-        }
-        let dnet: IpNet = dst.parse().map_err(|_| {
-            ApiError::invalid_attr("host_routes", format!("'{dst}' is not a valid IP subnet"))
-        })?;
-        let hop_ip: IpAddr = hop.parse().map_err(|_| {
-            ApiError::invalid_attr("host_routes", format!("'{hop}' is not a valid IP address"))
-        })?;
-        let route = HostRoute {
-            destination: dnet.trunc().to_string(),
-            nexthop: hop_ip.to_string(),
-        };
-        if out.contains(&route) {
-            return Err(ApiError::invalid_attr(
-                "host_routes",
-                format!("Duplicate hostroute '{item}'"),
-            ));
-        }
-        let dver = if matches!(dnet, IpNet::V4(_)) { 4 } else { 6 };
-        if dver != version || version_of(&hop_ip) != version {
+    let mut out = Vec::new();
+    for (dst, hop) in body::parse_route_list(v, "host_routes")? {
+        let dver = if matches!(dst, IpNet::V4(_)) { 4 } else { 6 };
+        if dver != version || version_of(&hop) != version {
             return Err(ApiError::invalid_input(format!(
                 "Invalid route: Host route {dst} with nexthop {hop} does not match the subnet's IP version {version}"
             )));
         }
-        out.push(route);
+        out.push(HostRoute {
+            destination: dst.to_string(),
+            nexthop: hop.to_string(),
+        });
     }
     if out.len() > MAX_HOST_ROUTES {
         return Err(ApiError::new(
