@@ -598,15 +598,17 @@ async fn auth_listings(h: &Harness) {
 
 #[tokio::test]
 async fn expiry() {
+    // Expiry has whole-second precision, so a 1 s lifetime issued late in
+    // a second can be over before the first check: 2 s leaves at least 1.
     let config = IdentityConfig {
-        token_ttl_secs: 1,
+        token_ttl_secs: 2,
         ..common::config()
     };
     for h in common::harnesses_with(config).await {
         let token = h.login("admin", ADMIN_PASSWORD, "admin").await;
         let ctx = h.identity.validate(&token).await.unwrap();
         assert!(ctx.expires_at.ends_with(".000000Z"));
-        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
         // Cached or not, an expired token is refused.
         assert!(h.identity.validate(&token).await.is_err(), "{}", h.backend);
         let r = h
