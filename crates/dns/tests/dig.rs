@@ -482,11 +482,21 @@ async fn upstream_down_gives_servfail_quickly() {
     let r = dig(dns.local_addr(), &["unknown.example.com", "A"]).await;
     assert_eq!(r.status, "SERVFAIL", "{}", r.output);
     assert!(!r.has_flag("aa"));
-    assert!(r.elapsed < Duration::from_secs(1), "took {:?}", r.elapsed);
+    // Well under the 2 s forwarding timeout (dig's own start-up included).
+    assert!(
+        r.elapsed < Duration::from_millis(1500),
+        "took {:?}",
+        r.elapsed
+    );
     assert_eq!(dns.stats().forward_failures, 1);
     let r = dig(dns.local_addr(), &["+tcp", "unknown.example.com", "A"]).await;
     assert_eq!(r.status, "SERVFAIL", "{}", r.output);
-    assert!(r.elapsed < Duration::from_secs(1), "took {:?}", r.elapsed);
+    // Well under the 2 s forwarding timeout (dig's own start-up included).
+    assert!(
+        r.elapsed < Duration::from_millis(1500),
+        "took {:?}",
+        r.elapsed
+    );
     dns.shutdown().await;
 
     // An upstream that swallows queries: SERVFAIL after the 2 s timeout,
