@@ -183,14 +183,9 @@ async fn list(
 }
 
 async fn external_networks(st: &AppState) -> Result<Vec<String>, ApiError> {
-    let nets = neutrino_store::networks::list(&st.db, &Default::default())
+    neutrino_store::networks::external_ids(&st.db)
         .await
-        .map_err(internal)?;
-    Ok(nets
-        .into_iter()
-        .filter(|n| n.router_external)
-        .map(|n| n.id)
-        .collect())
+        .map_err(internal)
 }
 
 /// Ids of the networks that are `shared` as `caller` sees them.

@@ -284,3 +284,12 @@ pub async fn touch(tx: &mut Tx, id: &str, now: &str) -> Result<(), StoreError> {
         .bind(id).bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
+
+/// Ids of the external networks (what a subnet's `router:external` shows),
+/// without loading the networks themselves.
+pub async fn external_ids(db: &Db) -> Result<Vec<String>, StoreError> {
+    Ok(
+        dispatch!(db.read(), c => sqlx::query_scalar("SELECT id FROM networks WHERE router_external")
+        .fetch_all(c).await)?,
+    )
+}

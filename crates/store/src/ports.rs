@@ -390,14 +390,3 @@ pub async fn count_on_network_not_owned_by(
         "SELECT COUNT(*) FROM ports WHERE network_id = $1 AND project_id <> $2")
         .bind(network_id).bind(project_id).fetch_one(&mut *c).await)?)
 }
-
-/// Ports of one project on a network.
-pub async fn count_on_network_owned_by(
-    tx: &mut Tx,
-    network_id: &str,
-    project_id: &str,
-) -> Result<i64, StoreError> {
-    Ok(dispatch!(tx.conn(), c => sqlx::query_scalar(
-        "SELECT COUNT(*) FROM ports WHERE network_id = $1 AND project_id = $2")
-        .bind(network_id).bind(project_id).fetch_one(&mut *c).await)?)
-}

@@ -273,12 +273,3 @@ pub async fn delete(tx: &mut Tx, id: &str) -> Result<bool, StoreError> {
     let res = dispatch!(tx.conn(), c => sqlx::query("DELETE FROM subnets WHERE id = $1").bind(id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(res > 0)
 }
-
-/// Number of allocations on a subnet, and how many of them belong to ports
-/// other than those with the given device owners.
-pub async fn allocation_count(tx: &mut Tx, subnet_id: &str) -> Result<i64, StoreError> {
-    Ok(
-        dispatch!(tx.conn(), c => sqlx::query_scalar("SELECT COUNT(*) FROM ip_allocations WHERE subnet_id = $1")
-        .bind(subnet_id).fetch_one(&mut *c).await)?,
-    )
-}
