@@ -8,6 +8,7 @@ mod error;
 pub mod floatingips;
 pub mod infra;
 pub mod networks;
+pub mod ovn;
 pub mod ports;
 pub mod quotas;
 pub mod rbac;

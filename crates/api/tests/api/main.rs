@@ -7,6 +7,7 @@ mod concurrency;
 mod conformance;
 mod errors;
 mod networks;
+mod ovn_sync;
 mod ports;
 mod quotas;
 mod rbac;
