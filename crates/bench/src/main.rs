@@ -9,6 +9,11 @@
 //!   on its own network and subnet made beforehand (untimed), and security
 //!   group rule creates per second on one group, with 1 and 8 clients.
 //!
+//! - `ovn`: with its own NB/SB ovsdb-servers, the time from a port create
+//!   to its row in the northbound DB (1 client, `--single` ports), then
+//!   creates up to `--concurrent` + `--single` ports and times a full audit
+//!   (NB in sync, and NB empty).
+//!
 //! Run it against a release build:
 //! `cargo build --release -p neutrino -p neutrino-bench &&
 //!  target/release/neutrino-bench --neutrino target/release/neutrino --database-url sqlite`
@@ -25,12 +30,16 @@ use futures::stream::{self, StreamExt};
 use neutrino_testkit::{ChildGuard, free_tcp_port, wait_for_tcp};
 use serde_json::{Value, json};
 
+mod ovn;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Scenario {
     /// Port creates (1 and 16 clients), a list of all ports, RSS.
     Ports,
     /// Router create + interface add, security group rule creates (1 and 8 clients).
     L3,
+    /// API create → row in the OVN NB (1,000 ports), full audit at 10,000 ports.
+    Ovn,
 }
 
 #[derive(Parser, Debug)]
@@ -329,6 +338,16 @@ async fn main() -> anyhow::Result<()> {
     .arg("--token-secret-file")
     .arg(dir.join("secret"))
     .env("NEUTRINO_LOG", "warn");
+    let ovn_dbs = if args.scenario == Scenario::Ovn {
+        let o = ovn::start()?;
+        cmd.arg("--ovn-nb")
+            .arg(o.nb.endpoint().to_string())
+            .arg("--ovn-sb")
+            .arg(o.sb.endpoint().to_string());
+        Some(o)
+    } else {
+        None
+    };
     let server = ChildGuard::spawn(&mut cmd)?;
     let pid = server.id();
     wait_for_tcp(format!("127.0.0.1:{net_port}"), Duration::from_secs(30)).await?;
@@ -363,7 +382,7 @@ async fn main() -> anyhow::Result<()> {
     // The loads are beyond the default quotas (500 ports, 10 routers, 100
     // rules...); lift them, as an operator running this load would.
     let lifted = match args.scenario {
-        Scenario::Ports => json!({"port": -1}),
+        Scenario::Ports | Scenario::Ovn => json!({"port": -1}),
         Scenario::L3 => json!({"router": -1, "network": -1, "subnet": -1, "port": -1,
                                "security_group_rule": -1}),
     };
@@ -374,6 +393,11 @@ async fn main() -> anyhow::Result<()> {
     .await
     .context("lifting the quotas")?;
 
+    if let Some(o) = &ovn_dbs {
+        ovn::run(&api, o, &db_url, backend, args.single.min(1000), args.single.min(1000) + args.concurrent).await?;
+        drop(server);
+        return Ok(());
+    }
     if args.scenario == Scenario::L3 {
         eprintln!("load average before: {}", load_average());
         l3(&api, &args, backend).await?;

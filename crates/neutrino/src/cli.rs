@@ -28,7 +28,8 @@ pub enum Command {
     /// an admin account and write a ready clouds.yaml.
     Up(UpArgs),
     /// Apply, get and delete infra resources (NetConfig, IPSet, Reservation,
-    /// DNSMasq, DNSData) on a running server, found through clouds.yaml.
+    /// DNSMasq, DNSData) on a running server, found through clouds.yaml;
+    /// render the cluster manifests a NetConfig needs.
     Infra(crate::infra_cli::InfraArgs),
 }
 
@@ -85,6 +86,16 @@ pub struct ServeArgs {
     /// Domain used in port dns_assignment.
     #[arg(long, env = "NEUTRINO_DNS_DOMAIN")]
     pub dns_domain: Option<String>,
+    /// OVN northbound DB to realize the model in (ovn-nbctl --db syntax:
+    /// unix:PATH or tcp:HOST:PORT, comma-separated for a cluster).
+    #[arg(long, env = "NEUTRINO_OVN_NB")]
+    pub ovn_nb: Option<String>,
+    /// OVN southbound DB, read for port bindings and gateway chassis.
+    #[arg(long, env = "NEUTRINO_OVN_SB")]
+    pub ovn_sb: Option<String>,
+    /// Seconds between full audits of the northbound DB (also run at start).
+    #[arg(long, env = "NEUTRINO_OVN_AUDIT_INTERVAL")]
+    pub ovn_audit_interval: Option<u64>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -31,6 +31,12 @@ struct FileConfig {
     region: Option<String>,
     #[serde(alias = "tenant_network_type")]
     tenant_network_type: Option<String>,
+    #[serde(alias = "ovn_nb")]
+    ovn_nb: Option<String>,
+    #[serde(alias = "ovn_sb")]
+    ovn_sb: Option<String>,
+    #[serde(alias = "ovn_audit_interval")]
+    ovn_audit_interval: Option<u64>,
     #[serde(alias = "tunnel_id_range")]
     tunnel_id_range: Option<String>,
     #[serde(alias = "vlan_ranges")]
@@ -53,6 +59,10 @@ pub struct Settings {
     pub admin_password: Option<String>,
     pub region: String,
     pub network: NetworkConfig,
+    /// OVN northbound and southbound endpoints; `None` runs without a data plane.
+    pub ovn_nb: Option<String>,
+    pub ovn_sb: Option<String>,
+    pub ovn_audit_interval: u64,
 }
 
 fn parse_range(s: &str) -> anyhow::Result<(i64, i64)> {
@@ -172,6 +182,12 @@ impl Settings {
                 .or(file.region)
                 .unwrap_or_else(|| "RegionOne".into()),
             network,
+            ovn_nb: args.ovn_nb.clone().or(file.ovn_nb),
+            ovn_sb: args.ovn_sb.clone().or(file.ovn_sb),
+            ovn_audit_interval: args
+                .ovn_audit_interval
+                .or(file.ovn_audit_interval)
+                .unwrap_or(300),
         })
     }
 }

@@ -4,6 +4,7 @@
 mod cli;
 mod clouds;
 mod config;
+mod dataplane;
 mod infra_cli;
 mod server;
 

@@ -159,6 +159,18 @@ async fn run(settings: Settings, data_dir: Option<&Path>) -> anyhow::Result<()> 
     tracing::info!(identity = %identity_url, network = %network_url, "serving");
     // DNS responders of DNSMasq resources, kept in line with the database.
     let infra_dns = tokio::spawn(neutrino_infra::dns::run(infra.clone(), stop_rx.clone()));
+    // The data plane: journal → OVN northbound, SB bindings → port status.
+    let ovn = match (&settings.ovn_nb, &settings.ovn_sb) {
+        (Some(nb), Some(sb)) => Some((nb.as_str(), sb.as_str())),
+        (None, None) => None,
+        _ => anyhow::bail!("--ovn-nb and --ovn-sb go together"),
+    };
+    let dataplane = crate::dataplane::start(
+        db.clone(),
+        ovn,
+        std::time::Duration::from_secs(settings.ovn_audit_interval.max(1)),
+        stop_rx.clone(),
+    )?;
 
     if let (Some(dir), Some(password)) = (data_dir, &settings.admin_password) {
         let text = clouds::render(&clouds::CloudEntry {
@@ -187,6 +199,9 @@ async fn run(settings: Settings, data_dir: Option<&Path>) -> anyhow::Result<()> 
     identity_server.await??;
     network_server.await??;
     let _ = infra_dns.await;
+    for task in dataplane {
+        let _ = task.await;
+    }
     db.close().await;
     tracing::info!("stopped");
     Ok(())
