@@ -9,12 +9,13 @@
 //!   transaction each) that the REST API calls.
 //! * [`api`]: the REST API (`/infra/v1beta1/...`).
 //! * [`dns`]: the reconciler that runs a DNS responder per `DNSMasq`.
+//! * [`render`]: the cluster manifests (node policies, attachments, MetalLB,
+//!   Octavia) and os-net-config documents a NetConfig needs (pure).
 //!
 //! Seams for what comes later: operator mode drives the same pure parts
 //! ([`validate`] for the webhooks, [`alloc`] for the walk and
 //! [`alloc::status_entry`]) from Kubernetes watches instead of [`Infra`]'s
-//! database, and [`dns::Reconciler`] from watched DNSMasq/DNSData; manifests
-//! are rendered from a [`resources::NetConfigSpec`].
+//! database, and [`dns::Reconciler`] from watched DNSMasq/DNSData.
 
 pub mod alloc;
 pub mod api;
@@ -22,6 +23,7 @@ pub mod codec;
 pub mod dns;
 pub mod error;
 pub mod meta;
+pub mod render;
 pub mod resources;
 pub mod service;
 pub mod validate;

@@ -6,13 +6,15 @@
 //! `./clouds.yaml`, `~/.config/openstack/clouds.yaml`,
 //! `/etc/openstack/clouds.yaml`), `OS_*` variables overriding it; password
 //! authentication at its `auth_url`; then the catalog's `network-infra`
-//! endpoint.
+//! endpoint. `render` needs no server when given a NetConfig file.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use neutrino_infra::resources::Kind;
+use neutrino_infra::render::{self, NodeDescription, RenderInput};
+use neutrino_infra::resources::{IPAddress, IPSetReservation, Kind, NetConfigSpec, Spec};
 use serde_json::{Map, Value, json};
 
 #[derive(Args, Debug)]
@@ -61,11 +63,72 @@ pub enum InfraCommand {
         #[arg(short, long, default_value = "openstack")]
         namespace: String,
     },
+    /// Print the cluster manifests a NetConfig needs (node network policies,
+    /// network attachments, MetalLB pools, the Octavia network), or a
+    /// node's os-net-config document.
+    #[command(after_help = RENDER_HELP)]
+    Render(RenderArgs),
 }
 
+#[derive(Args, Debug)]
+pub struct RenderArgs {
+    /// NetConfig YAML; IPSets (with status) and Reservations in the same
+    /// file give nodes their addresses. `-` reads standard input. Without
+    /// it, the NetConfig and Reservations of the namespace on the server.
+    #[arg(short = 'f', long = "filename", conflicts_with = "os_net_config")]
+    pub file: Option<PathBuf>,
+    /// The node description (YAML, see below).
+    #[arg(
+        long,
+        value_name = "NODES.yaml",
+        required_unless_present = "os_net_config",
+        conflicts_with = "os_net_config"
+    )]
+    pub nodes: Option<PathBuf>,
+    /// Namespace read on the server and given to the attachments and the
+    /// control-plane patch [default: the -f NetConfig's, else openstack].
+    #[arg(short, long)]
+    pub namespace: Option<String>,
+    /// Print the os-net-config document (JSON) of this IPSet, read from the
+    /// server, instead of the manifests.
+    #[arg(long, value_name = "IPSET")]
+    pub os_net_config: Option<String>,
+}
+
+const RENDER_HELP: &str = "\
+Node description (--nodes):
+  baseInterface: enp6s0          # required: VLAN interfaces are <baseInterface>.<vlan>
+  nodeSelector: {}               # labels added to every node's selector
+  nodes:                         # required, one NodeNetworkConfigurationPolicy each
+  - name: worker-0               # the policy's name
+    nodeSelector: {...}          # default: kubernetes.io/hostname: <name>
+    ipSet: worker-0              # IPSet/Reservation with the node's addresses [default: <name>]
+    addresses:                   # network -> address or list; replaces the IPSet's
+      ctlplane: 192.168.122.10
+  networks:                      # by NetConfig network name or serviceNetwork
+    internalapi:
+      range: 172.17.0.30-172.17.0.70      # pods' range: a NetworkAttachmentDefinition
+      metallb: [172.17.0.80-172.17.0.90]  # an IPAddressPool and L2Advertisement
+  metallb:
+    namespace: metallb-system
+  octavia:                       # default: the network named or serviceNetwork `octavia`
+    network: octavia             # needs one VLAN and a range; its subnet's routes
+    bridge: octbr                #   (lb-mgmt CIDR via the link router) go to the attachment
+    controlPlane: controlplane   # the OpenStackControlPlane the last document patches
+
+The OpenStackControlPlane document is a patch: apply the output with
+`oc apply --server-side -f -` (a client-side apply would drop the rest of
+the control plane's spec).";
+
 pub async fn run(args: InfraArgs) -> anyhow::Result<()> {
+    if let InfraCommand::Render(r) = &args.command
+        && r.file.is_some()
+    {
+        return render_cmd(None, r).await;
+    }
     let client = Client::connect(args.os_cloud.as_deref(), args.endpoint.as_deref()).await?;
     match args.command {
+        InfraCommand::Render(r) => render_cmd(Some(&client), &r).await,
         InfraCommand::Apply { file, namespace } => apply(&client, &file, &namespace).await,
         InfraCommand::Get {
             kind,
@@ -333,6 +396,225 @@ fn human_age(secs: i64) -> String {
         s if s < 172_800 => format!("{}h", s / 3600),
         s => format!("{}d", s / 86400),
     }
+}
+
+// ------------------------------------------------------------------ render
+
+fn read_input(file: &Path) -> anyhow::Result<String> {
+    if file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).context("reading standard input")
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))
+    }
+}
+
+/// `{address, network, subnet}` of a Reservation entry or an IPSet status
+/// entry (which has more fields).
+fn reserved_address(v: &Value) -> Option<IPAddress> {
+    let s = |k: &str| v[k].as_str().map(String::from);
+    Some(IPAddress {
+        address: s("address")?,
+        network: s("network")?,
+        subnet: s("subnet")?,
+    })
+}
+
+/// The entries of a Reservation's `spec.reservation`.
+fn reservation_entries(doc: &Value) -> Vec<IPAddress> {
+    doc["spec"]["reservation"]
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.values())
+        .filter_map(reserved_address)
+        .collect()
+}
+
+/// A NetConfig document's spec, defaulted as the server would.
+fn netconfig_spec(doc: &Value, namespace: &str) -> anyhow::Result<NetConfigSpec> {
+    let name = doc["metadata"]["name"].as_str().unwrap_or_default();
+    let mut spec: NetConfigSpec =
+        neutrino_infra::codec::deserialize_at("spec", doc["spec"].clone())
+            .map_err(|e| anyhow::anyhow!("NetConfig {name:?} is invalid: {e}"))?;
+    spec.apply_defaults(namespace);
+    Ok(spec)
+}
+
+/// The NetConfig and the reserved addresses by IPSet name, from a file.
+fn local_inputs(
+    file: &Path,
+    namespace: Option<&str>,
+) -> anyhow::Result<(NetConfigSpec, String, BTreeMap<String, Vec<IPAddress>>)> {
+    let text = read_input(file)?;
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text)
+        .with_context(|| format!("{} is not valid YAML", file.display()))?;
+    let mut netconfigs = Vec::new();
+    let mut reservations: BTreeMap<String, Vec<IPAddress>> = BTreeMap::new();
+    for doc in docs.iter().filter(|d| !d.is_null()) {
+        let name = doc["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        match doc["kind"].as_str() {
+            Some("NetConfig") => netconfigs.push(doc),
+            Some("IPSet") => {
+                let entries: Vec<IPAddress> = doc["status"]["reservations"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(reserved_address)
+                    .collect();
+                reservations.entry(name).or_insert(entries);
+            }
+            Some("Reservation") => {
+                reservations
+                    .entry(name)
+                    .or_insert_with(|| reservation_entries(doc));
+            }
+            _ => {}
+        }
+    }
+    let doc = match netconfigs.as_slice() {
+        [one] => *one,
+        [] => bail!("{} holds no NetConfig", file.display()),
+        many => bail!(
+            "{} holds {} NetConfigs; render takes one",
+            file.display(),
+            many.len()
+        ),
+    };
+    let ns = namespace
+        .or(doc["metadata"]["namespace"].as_str())
+        .unwrap_or("openstack")
+        .to_string();
+    Ok((netconfig_spec(doc, &ns)?, ns, reservations))
+}
+
+/// The namespace's NetConfig and reserved addresses, from the server.
+async fn remote_inputs(
+    client: &Client,
+    ns: &str,
+) -> anyhow::Result<(NetConfigSpec, BTreeMap<String, Vec<IPAddress>>)> {
+    let list = client
+        .send(
+            reqwest::Method::GET,
+            &format!("/v1beta1/namespaces/{ns}/netconfigs"),
+            None,
+        )
+        .await?;
+    let doc = list["items"]
+        .get(0)
+        .with_context(|| format!("no NetConfig in namespace {ns}"))?;
+    let spec = netconfig_spec(doc, ns)?;
+    let list = client
+        .send(
+            reqwest::Method::GET,
+            &format!("/v1beta1/namespaces/{ns}/reservations"),
+            None,
+        )
+        .await?;
+    let reservations = list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let name = r["metadata"]["name"].as_str().unwrap_or_default();
+            (name.to_string(), reservation_entries(r))
+        })
+        .collect();
+    Ok((spec, reservations))
+}
+
+/// Multi-document YAML, the control-plane patch marked as such.
+fn yaml_stream(docs: &[Value]) -> anyhow::Result<String> {
+    let mut out = String::new();
+    for d in docs {
+        out.push_str("---\n");
+        if d["kind"] == "OpenStackControlPlane" {
+            out.push_str(
+                "# A patch, naming only what it sets: apply with --server-side (or oc patch --type=merge).\n",
+            );
+        }
+        out.push_str(&serde_saphyr::to_string(d).context("rendering YAML")?);
+    }
+    Ok(out)
+}
+
+async fn render_cmd(client: Option<&Client>, args: &RenderArgs) -> anyhow::Result<()> {
+    if let Some(set) = &args.os_net_config {
+        let client = client.context("--os-net-config reads the IPSet from the server")?;
+        let ns = args.namespace.as_deref().unwrap_or("openstack");
+        return os_net_config(client, ns, set).await;
+    }
+    let nodes_file = args.nodes.as_deref().context("--nodes is required")?;
+    let text = read_input(nodes_file)?;
+    let value: Value = serde_saphyr::from_str(&text)
+        .with_context(|| format!("{} is not valid YAML", nodes_file.display()))?;
+    let nodes = NodeDescription::from_value(value)
+        .with_context(|| format!("reading {}", nodes_file.display()))?;
+    let (netconfig, ns, reservations) = match (&args.file, client) {
+        (Some(file), _) => local_inputs(file, args.namespace.as_deref())?,
+        (None, Some(client)) => {
+            let ns = args.namespace.clone().unwrap_or_else(|| "openstack".into());
+            let (spec, res) = remote_inputs(client, &ns).await?;
+            (spec, ns, res)
+        }
+        (None, None) => bail!("no NetConfig: give -f FILE or a server"),
+    };
+    let rendered = render::render(&RenderInput {
+        netconfig: &netconfig,
+        nodes: &nodes,
+        namespace: &ns,
+        reservations: &reservations,
+    })?;
+    for w in &rendered.warnings {
+        eprintln!("warning: {w}");
+    }
+    print!("{}", yaml_stream(&rendered.documents)?);
+    Ok(())
+}
+
+/// The os-net-config document of an IPSet, with the namespace's DNS
+/// responders as name servers.
+async fn os_net_config(client: &Client, ns: &str, set: &str) -> anyhow::Result<()> {
+    let doc = client
+        .send(
+            reqwest::Method::GET,
+            &format!("/v1beta1/namespaces/{ns}/ipsets/{set}"),
+            None,
+        )
+        .await?;
+    let reservations: Vec<IPSetReservation> =
+        serde_json::from_value(doc["status"]["reservations"].clone()).unwrap_or_default();
+    let masqs = client
+        .send(
+            reqwest::Method::GET,
+            &format!("/v1beta1/namespaces/{ns}/dnsmasqs"),
+            None,
+        )
+        .await?;
+    // os-net-config takes plain addresses: a responder on another port than
+    // 53 (listed as IP:PORT) cannot be one.
+    let mut dns: Vec<String> = Vec::new();
+    for a in masqs["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|m| {
+            m["status"]["dnsAddresses"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+    {
+        if let Some(ip) = a.as_str().and_then(|s| s.parse::<std::net::IpAddr>().ok())
+            && !dns.contains(&ip.to_string())
+        {
+            dns.push(ip.to_string());
+        }
+    }
+    let doc = render::os_net_config::render(set, &reservations, &dns)?;
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(())
 }
 
 // ------------------------------------------------------------------ client

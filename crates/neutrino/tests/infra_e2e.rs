@@ -267,3 +267,234 @@ fn e2e_infra_cli_applies_document_001_and_serves_its_dns() -> Result<()> {
     assert!(String::from_utf8_lossy(&out.stderr).contains("doesn't have a resource type"));
     Ok(())
 }
+
+// ------------------------------------------------------------------ render
+
+fn render_fixture(name: &str) -> String {
+    workspace_root()
+        .join("crates/infra/tests/fixtures/render")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn yaml_docs(text: &str) -> Vec<Value> {
+    serde_saphyr::from_multiple::<Value>(text)
+        .expect("render prints YAML")
+        .into_iter()
+        .filter(|d| !d.is_null())
+        .collect()
+}
+
+/// A NAD with its `config` parsed, to compare as JSON.
+fn parsed_nad(doc: &Value) -> Value {
+    let mut d = doc.clone();
+    d["spec"]["config"] = serde_json::from_str(d["spec"]["config"].as_str().unwrap()).unwrap();
+    d
+}
+
+/// `neutrino infra render -f` needs no server: documents 000 and 001 from
+/// their NetConfigs and node descriptions.
+#[test]
+fn infra_render_prints_the_documents_manifests() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let out = neutrino(dir.path())
+        .args(["infra", "render", "-f"])
+        .arg(render_fixture("doc001-netconfig.yaml"))
+        .arg("--nodes")
+        .arg(render_fixture("doc001-nodes.yaml"))
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs = yaml_docs(&stdout);
+    let expected = yaml_docs(&std::fs::read_to_string(render_fixture(
+        "doc001-expected.yaml",
+    ))?);
+    let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "NodeNetworkConfigurationPolicy",
+            "NetworkAttachmentDefinition",
+            "NetworkAttachmentDefinition",
+            "NetworkAttachmentDefinition",
+            "IPAddressPool",
+            "L2Advertisement",
+        ]
+    );
+    assert_eq!(docs[0], expected[0], "{stdout}");
+    assert_eq!(docs[4], expected[3], "{stdout}");
+
+    // Document 000 from standard input.
+    let mut child = neutrino(dir.path())
+        .args(["infra", "render", "-f", "-", "--nodes"])
+        .arg(render_fixture("doc000-nodes.yaml"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().context("stdin")?;
+        stdin.write_all(&std::fs::read(render_fixture("doc000-netconfig.yaml"))?)?;
+    }
+    let out = child.wait_with_output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs = yaml_docs(&stdout);
+    let expected = yaml_docs(&std::fs::read_to_string(render_fixture(
+        "doc000-expected.yaml",
+    ))?);
+    assert_eq!(docs.len(), 5, "{stdout}");
+    assert_eq!(
+        docs[0]["spec"]["desiredState"]["interfaces"],
+        expected[0]["spec"]["desiredState"]["interfaces"]
+    );
+    assert_eq!(parsed_nad(&docs[3]), parsed_nad(&expected[1]));
+    assert_eq!(docs[4]["kind"], "OpenStackControlPlane");
+    assert_eq!(docs[4]["spec"], expected[2]["spec"]);
+    assert!(
+        stdout.contains("# A patch, naming only what it sets"),
+        "{stdout}"
+    );
+    Ok(())
+}
+
+#[test]
+fn infra_render_names_the_bad_field() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let run = |nodes: &str| -> Result<(bool, String)> {
+        let file = dir.path().join("nodes.yaml");
+        std::fs::write(&file, nodes)?;
+        let out = neutrino(dir.path())
+            .args(["infra", "render", "-f"])
+            .arg(render_fixture("doc001-netconfig.yaml"))
+            .arg("--nodes")
+            .arg(&file)
+            .output()?;
+        assert!(out.stdout.is_empty(), "nothing printed on failure");
+        Ok((
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
+    };
+    let (ok, err) = run("baseInterface: enp6s0\nnodes:\n- name: w0\n  nodeSelektor: {}\n")?;
+    assert!(!ok);
+    assert!(
+        err.contains("nodes[0].nodeSelektor") && err.contains("unknown field"),
+        "{err}"
+    );
+    let (ok, err) = run(
+        "baseInterface: enp6s0\nnodes:\n- name: w0\nnetworks:\n  storagemgmt:\n    range: 172.20.0.30-172.20.0.70\n",
+    )?;
+    assert!(!ok);
+    assert!(
+        err.contains("networks.storagemgmt: Not found") && err.contains("no such network"),
+        "{err}"
+    );
+    let (ok, err) = run("nodes:\n- name: w0\n")?;
+    assert!(!ok);
+    assert!(err.contains("baseInterface: Required value"), "{err}");
+    Ok(())
+}
+
+/// From the server: the NetConfig and the IPSet's addresses it holds, and
+/// the IPSet's os-net-config document with the DNS responder as name
+/// server.
+#[test]
+fn e2e_infra_render_reads_the_server() -> Result<()> {
+    let up = Up::start()?;
+    let file = up.dir.path().join("infra.yaml");
+    // Port 53 on a loopback address of its own, so the responder's address
+    // is one os-net-config can use.
+    let masq = "apiVersion: network.openstack.org/v1beta1\nkind: DNSMasq\nmetadata:\n  name: dns\n  annotations:\n    \
+         dnsmasq.neutrino.openstack.org/listen: \"127.53.0.1\"\nspec:\n  options:\n  - key: server\n    values:\n    - 127.0.0.1#9\n";
+    std::fs::write(&file, format!("{}---\n{masq}", fixture("doc001.yaml")))?;
+    up.infra_ok(&["apply", "-f", file.to_str().unwrap()])?;
+
+    let nodes = up.dir.path().join("nodes.yaml");
+    std::fs::write(
+        &nodes,
+        "baseInterface: enp6s0\nnodes:\n- name: edpm-compute-0\nnetworks:\n  internalapi:\n    range: 172.17.0.30-172.17.0.70\n",
+    )?;
+    let out = up.infra(&["render", "--nodes", nodes.to_str().unwrap()])?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(out.status.success(), "{stdout}\n{stderr}");
+    // .30-.70 lies in the NetConfig's allocation range .10-.250.
+    assert!(
+        stderr.contains("warning: networks.internalapi.range"),
+        "{stderr}"
+    );
+    let docs = yaml_docs(&stdout);
+    let ifaces = &docs[0]["spec"]["desiredState"]["interfaces"];
+    assert_eq!(ifaces[0]["name"], "enp6s0.20");
+    assert_eq!(
+        ifaces[0]["ipv4"]["address"][0]["ip"], "172.17.0.150",
+        "{stdout}"
+    );
+    assert_eq!(docs[1]["kind"], "NetworkAttachmentDefinition");
+
+    // The os-net-config document; the responder reports its address once
+    // it runs. Port 53 needs root (as CI runs); without it the responder
+    // reports the bind error and the document names no DNS server.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (doc, bound) = loop {
+        let json = up.infra_ok(&["render", "--os-net-config", "edpm-compute-0"])?;
+        let doc: Value = serde_json::from_str(&json).context("JSON")?;
+        if !doc["network_config"][0]["dns_servers"].is_null() {
+            break (doc, true);
+        }
+        let masq = up.infra_ok(&["get", "dnsmasq", "dns", "-o", "json"])?;
+        if masq.contains("ermission denied") {
+            break (doc, false);
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "no DNS server in {doc:#}; DNSMasq:\n{masq}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let nic1 = &doc["network_config"][0];
+    assert_eq!(nic1["name"], "nic1");
+    assert_eq!(
+        nic1["addresses"],
+        serde_json::json!([{"ip_netmask": "192.168.122.100/24"}])
+    );
+    assert_eq!(
+        nic1["routes"],
+        serde_json::json!([{"default": true, "next_hop": "192.168.122.1"}])
+    );
+    if bound {
+        assert_eq!(nic1["dns_servers"], serde_json::json!(["127.53.0.1"]));
+    }
+    assert_eq!(nic1["mtu"], 9000, "Tenant's VLAN sits on nic1");
+    let vlans: Vec<i64> = doc["network_config"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "vlan")
+        .map(|e| e["vlan_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(vlans, [20, 30, 50]);
+
+    let out = up.infra(&["render", "--os-net-config", "nope"])?;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NotFound"));
+    let out = up.infra(&["render", "-n", "empty", "--nodes", nodes.to_str().unwrap()])?;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no NetConfig in namespace empty"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
