@@ -394,7 +394,15 @@ async fn main() -> anyhow::Result<()> {
     .context("lifting the quotas")?;
 
     if let Some(o) = &ovn_dbs {
-        ovn::run(&api, o, &db_url, backend, args.single.min(1000), args.single.min(1000) + args.concurrent).await?;
+        ovn::run(
+            &api,
+            o,
+            &db_url,
+            backend,
+            args.single.min(1000),
+            args.single.min(1000) + args.concurrent,
+        )
+        .await?;
         drop(server);
         return Ok(());
     }

@@ -54,7 +54,10 @@ pub async fn run(
     let net = api
         .post("/v2.0/networks", json!({"network": {"name": "ovn-bench"}}))
         .await?;
-    let net_id = net["network"]["id"].as_str().context("network id")?.to_string();
+    let net_id = net["network"]["id"]
+        .as_str()
+        .context("network id")?
+        .to_string();
     api.post(
         "/v2.0/subnets",
         json!({"subnet": {"network_id": net_id, "ip_version": 4, "cidr": "10.0.0.0/16"}}),
@@ -98,14 +101,25 @@ pub async fn run(
     let db = neutrino_store::Db::connect(db_url).await?;
     let audit = |nb: &OvsdbServer, sb: &OvsdbServer| {
         let tables = |l: &[&str]| l.iter().map(|t| (t.to_string(), None)).collect::<Vec<_>>();
-        let nb = Session::start(nb.endpoint(), "OVN_Northbound", tables(neutrino_ovn::NB_TABLES));
-        let sb = Session::start(sb.endpoint(), "OVN_Southbound", tables(neutrino_ovn::SB_TABLES));
+        let nb = Session::start(
+            nb.endpoint(),
+            "OVN_Northbound",
+            tables(neutrino_ovn::NB_TABLES),
+        );
+        let sb = Session::start(
+            sb.endpoint(),
+            "OVN_Southbound",
+            tables(neutrino_ovn::SB_TABLES),
+        );
         (nb.clone(), neutrino_ovn::Syncer::new(db.clone(), nb, sb))
     };
     let (nb_s, syncer) = audit(&ovn.nb, &ovn.sb);
     nb_s.wait_connected(Duration::from_secs(10)).await?;
-    nb_s.wait_for(|r| r.len("Logical_Switch_Port") >= total_ports, Duration::from_secs(60))
-        .await?;
+    nb_s.wait_for(
+        |r| r.len("Logical_Switch_Port") >= total_ports,
+        Duration::from_secs(60),
+    )
+    .await?;
     let r = syncer.audit().await?;
     println!(
         "| {backend} | full audit, {total_ports} ports, NB in sync | {} | {} changes |",

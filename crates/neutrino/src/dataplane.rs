@@ -8,7 +8,6 @@ use neutrino_store::Db;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-
 fn tables(list: &[&str]) -> Vec<(String, Option<Vec<String>>)> {
     list.iter().map(|t| (t.to_string(), None)).collect()
 }
@@ -36,8 +35,12 @@ pub fn start(
             }
         })]);
     };
-    let nb_ep: Endpoint = nb.parse().map_err(|e| anyhow::anyhow!("--ovn-nb {nb}: {e}"))?;
-    let sb_ep: Endpoint = sb.parse().map_err(|e| anyhow::anyhow!("--ovn-sb {sb}: {e}"))?;
+    let nb_ep: Endpoint = nb
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--ovn-nb {nb}: {e}"))?;
+    let sb_ep: Endpoint = sb
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--ovn-sb {sb}: {e}"))?;
     let nb = Session::start(nb_ep, "OVN_Northbound", tables(neutrino_ovn::NB_TABLES));
     let sb = Session::start(sb_ep, "OVN_Southbound", tables(neutrino_ovn::SB_TABLES));
     let holder = format!(
@@ -47,8 +50,18 @@ pub fn start(
     );
     tracing::info!(%holder, "driving OVN");
     let syncer = neutrino_ovn::Syncer::new(db.clone(), nb.clone(), sb.clone());
-    let sync = tokio::spawn(neutrino_ovn::sync::run(syncer, holder, audit_every, stop.clone()));
-    let status = tokio::spawn(neutrino_ovn::status::run(db, nb.clone(), sb.clone(), stop.clone()));
+    let sync = tokio::spawn(neutrino_ovn::sync::run(
+        syncer,
+        holder,
+        audit_every,
+        stop.clone(),
+    ));
+    let status = tokio::spawn(neutrino_ovn::status::run(
+        db,
+        nb.clone(),
+        sb.clone(),
+        stop.clone(),
+    ));
     let mut stop2 = stop;
     let closer = tokio::spawn(async move {
         let _ = stop2.wait_for(|s| *s).await;

@@ -28,9 +28,17 @@ struct Server {
     log: std::path::PathBuf,
 }
 
-async fn serve(dir: &Path, nb: &OvsdbServer, sb: &OvsdbServer, ports: (u16, u16)) -> Result<Server> {
+async fn serve(
+    dir: &Path,
+    nb: &OvsdbServer,
+    sb: &OvsdbServer,
+    ports: (u16, u16),
+) -> Result<Server> {
     let log = dir.join("server.log");
-    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)?;
     let mut cmd = Command::new(BIN);
     cmd.current_dir(dir)
         .stdin(Stdio::null())
@@ -39,7 +47,10 @@ async fn serve(dir: &Path, nb: &OvsdbServer, sb: &OvsdbServer, ports: (u16, u16)
         .env("NO_COLOR", "1")
         .env("RUST_LOG", "info,neutrino_ovn=debug")
         .args(["serve", "--database-url"])
-        .arg(format!("sqlite://{}?mode=rwc", dir.join("db.sqlite").display()))
+        .arg(format!(
+            "sqlite://{}?mode=rwc",
+            dir.join("db.sqlite").display()
+        ))
         .args(["--admin-password", "pw", "--ovn-audit-interval", "2"])
         .arg("--token-secret-file")
         .arg(dir.join("secret"))
@@ -61,9 +72,15 @@ async fn serve(dir: &Path, nb: &OvsdbServer, sb: &OvsdbServer, ports: (u16, u16)
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(s) = child.0.try_wait()? {
-                bail!("server exited ({s}): {}", std::fs::read_to_string(&log).unwrap_or_default());
+                bail!(
+                    "server exited ({s}): {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
             }
-            if wait_for_tcp(("127.0.0.1", port), Duration::from_millis(200)).await.is_ok() {
+            if wait_for_tcp(("127.0.0.1", port), Duration::from_millis(200))
+                .await
+                .is_ok()
+            {
                 break;
             }
             ensure!(Instant::now() < deadline, "server not listening on {port}");
@@ -95,7 +112,11 @@ async fn api(ports: (u16, u16)) -> Result<Api> {
         .context("token header")?
         .to_str()?
         .to_string();
-    Ok(Api { http, network: format!("http://127.0.0.1:{}", ports.1), token })
+    Ok(Api {
+        http,
+        network: format!("http://127.0.0.1:{}", ports.1),
+        token,
+    })
 }
 
 impl Api {
@@ -136,7 +157,11 @@ impl Api {
                     .unwrap_or_default();
                 (
                     p["id"].as_str().unwrap_or_default().to_string(),
-                    format!("{} {}", p["mac_address"].as_str().unwrap_or_default(), ips.join(" ")),
+                    format!(
+                        "{} {}",
+                        p["mac_address"].as_str().unwrap_or_default(),
+                        ips.join(" ")
+                    ),
                 )
             })
             .collect())
@@ -147,7 +172,10 @@ fn nb_session(nb: &OvsdbServer) -> Session {
     Session::start(
         nb.endpoint(),
         "OVN_Northbound",
-        vec![("Logical_Switch_Port".into(), None), ("Logical_Switch".into(), None)],
+        vec![
+            ("Logical_Switch_Port".into(), None),
+            ("Logical_Switch".into(), None),
+        ],
     )
 }
 
@@ -155,7 +183,10 @@ fn nb_session(nb: &OvsdbServer) -> Session {
 fn nb_ports(s: &Session) -> BTreeMap<String, String> {
     s.replica()
         .table("Logical_Switch_Port")
-        .filter(|p| p.string_map("external_ids").contains_key("neutron:device_owner"))
+        .filter(|p| {
+            p.string_map("external_ids")
+                .contains_key("neutron:device_owner")
+        })
         .map(|p| {
             (
                 p.str("name").unwrap_or_default().to_string(),
@@ -205,11 +236,16 @@ fn ports_pair() -> (u16, u16) {
 }
 
 async fn network(api: &Api) -> Result<String> {
-    let (s, net) = api.post("/v2.0/networks", json!({"network": {"name": "burst"}})).await?;
+    let (s, net) = api
+        .post("/v2.0/networks", json!({"network": {"name": "burst"}}))
+        .await?;
     ensure!(s == 201, "network: {net}");
     let id = net["network"]["id"].as_str().context("id")?.to_string();
     let (s, b) = api
-        .post("/v2.0/subnets", json!({"subnet": {"network_id": id, "cidr": "10.20.0.0/20", "ip_version": 4}}))
+        .post(
+            "/v2.0/subnets",
+            json!({"subnet": {"network_id": id, "cidr": "10.20.0.0/20", "ip_version": 4}}),
+        )
         .await?;
     ensure!(s == 201, "subnet: {b}");
     Ok(id)
@@ -227,8 +263,13 @@ async fn ovn_sigkill_during_a_burst_then_restart_matches_exactly() -> Result<()>
     let created = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..8 {
-        let (http, url, token, net, created) =
-            (a.http.clone(), a.network.clone(), a.token.clone(), net.clone(), created.clone());
+        let (http, url, token, net, created) = (
+            a.http.clone(),
+            a.network.clone(),
+            a.token.clone(),
+            net.clone(),
+            created.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             for _ in 0..25 {
                 let r = http
@@ -251,7 +292,9 @@ async fn ovn_sigkill_during_a_burst_then_restart_matches_exactly() -> Result<()>
     }
     let pid = server.child.0.id() as i32;
     // SIGKILL: no chance to finish the journal.
-    Command::new("kill").args(["-9", &pid.to_string()]).status()?;
+    Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()?;
     let _ = server.child.0.wait();
     for t in tasks {
         let _ = t.await;
@@ -264,7 +307,10 @@ async fn ovn_sigkill_during_a_burst_then_restart_matches_exactly() -> Result<()>
     let s = nb_session(&nb);
     s.wait_connected(Duration::from_secs(10)).await?;
     converge(&a, &s, &server, Duration::from_secs(60)).await?;
-    ensure!(nb_ports(&s).len() >= n, "every acknowledged port is in the NB");
+    ensure!(
+        nb_ports(&s).len() >= n,
+        "every acknowledged port is in the NB"
+    );
     Ok(())
 }
 
@@ -283,7 +329,9 @@ async fn ovn_northbound_outage_keeps_the_api_up_and_converges() -> Result<()> {
     let down = Instant::now();
     let mut during = 0;
     while down.elapsed() < Duration::from_secs(10) {
-        let (st, b) = a.post("/v2.0/ports", json!({"port": {"network_id": net}})).await?;
+        let (st, b) = a
+            .post("/v2.0/ports", json!({"port": {"network_id": net}}))
+            .await?;
         ensure!(st == 201, "create during the outage: {st} {b}");
         during += 1;
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -302,7 +350,9 @@ async fn ovn_a_row_changed_behind_our_back_is_repaired_by_the_audit() -> Result<
     let server = serve(dir.path(), &nb, &sb, ports).await?;
     let a = api(ports).await?;
     let net = network(&a).await?;
-    let (st, p) = a.post("/v2.0/ports", json!({"port": {"network_id": net}})).await?;
+    let (st, p) = a
+        .post("/v2.0/ports", json!({"port": {"network_id": net}}))
+        .await?;
     ensure!(st == 201);
     let pid = p["port"]["id"].as_str().context("id")?.to_string();
     let s = nb_session(&nb);
@@ -312,7 +362,12 @@ async fn ovn_a_row_changed_behind_our_back_is_repaired_by_the_audit() -> Result<
     // The audit runs every 2 s in this server.
     converge(&a, &s, &server, Duration::from_secs(20)).await?;
     let r = s.replica();
-    let lsp = r.find_by("Logical_Switch_Port", "name", &pid).context("lsp")?;
-    ensure!(!lsp.strings("port_security").is_empty(), "port security restored");
+    let lsp = r
+        .find_by("Logical_Switch_Port", "name", &pid)
+        .context("lsp")?;
+    ensure!(
+        !lsp.strings("port_security").is_empty(),
+        "port security restored"
+    );
     Ok(())
 }

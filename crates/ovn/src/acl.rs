@@ -228,7 +228,10 @@ mod tests {
         );
         let mut r = rule("ingress", "IPv6");
         r.protocol = Some("icmp".into());
-        assert_eq!(rule_acl(&r, true).match_, "outport == @pg_aa_bb && ip6 && icmp6");
+        assert_eq!(
+            rule_acl(&r, true).match_,
+            "outport == @pg_aa_bb && ip6 && icmp6"
+        );
         r.protocol = Some("gre".into());
         assert_eq!(
             rule_acl(&r, true).match_,

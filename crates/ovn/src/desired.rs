@@ -3,7 +3,6 @@
 //! reference other rows (ports of a switch, ACLs of a port group, ...) are
 //! not in these rows; [`crate::plan`] fills them in.
 
-
 use ipnet::IpNet;
 use neutrino_ovsdb::{Row, Value};
 use neutrino_types::model::{FloatingIp, Network, Port, Router, SecurityGroup, Subnet};
@@ -68,16 +67,14 @@ pub struct DesiredGroup {
 
 pub fn switch(net: &Network, subnets: &[Subnet]) -> DesiredSwitch {
     let name = switch_name(&net.id);
-    let row = Row::new()
-        .with("name", name.clone())
-        .with(
-            "external_ids",
-            Value::string_map([
-                (KEY_NETWORK_NAME, net.name.clone()),
-                (KEY_MTU, net.mtu.to_string()),
-                (KEY_REVISION, net.revision_number.to_string()),
-            ]),
-        );
+    let row = Row::new().with("name", name.clone()).with(
+        "external_ids",
+        Value::string_map([
+            (KEY_NETWORK_NAME, net.name.clone()),
+            (KEY_MTU, net.mtu.to_string()),
+            (KEY_REVISION, net.revision_number.to_string()),
+        ]),
+    );
     let localnet = match (net.network_type.as_str(), net.physical_network.as_deref()) {
         ("flat" | "vlan", Some(physnet)) => {
             let tag = if net.network_type == "vlan" {
@@ -119,10 +116,7 @@ pub fn switch(net: &Network, subnets: &[Subnet]) -> DesiredSwitch {
 /// A deterministic MAC for a subnet's DHCP server (Neutron picks a random
 /// one and stores it; deriving it keeps audits from seeing a difference).
 pub fn dhcp_server_mac(subnet_id: &str) -> String {
-    let hex: Vec<u8> = subnet_id
-        .bytes()
-        .filter(u8::is_ascii_hexdigit)
-        .collect();
+    let hex: Vec<u8> = subnet_id.bytes().filter(u8::is_ascii_hexdigit).collect();
     let byte = |i: usize| -> String {
         hex.get(i * 2..i * 2 + 2)
             .map(|b| String::from_utf8_lossy(b).to_lowercase())
@@ -150,7 +144,10 @@ pub fn dhcp_options(net: &Network, s: &Subnet) -> Option<Row> {
             opts.push(("router", gw.clone()));
         }
         if !s.dns_nameservers.is_empty() {
-            opts.push(("dns_server", format!("{{{}}}", s.dns_nameservers.join(", "))));
+            opts.push((
+                "dns_server",
+                format!("{{{}}}", s.dns_nameservers.join(", ")),
+            ));
         }
         // Classless routes replace the router option in clients (RFC 3442),
         // so the default route goes in too. Host routes are sent even
@@ -166,7 +163,10 @@ pub fn dhcp_options(net: &Network, s: &Subnet) -> Option<Row> {
             routes.push(format!("0.0.0.0/0,{gw}"));
         }
         if !routes.is_empty() {
-            opts.push(("classless_static_route", format!("{{{}}}", routes.join(", "))));
+            opts.push((
+                "classless_static_route",
+                format!("{{{}}}", routes.join(", ")),
+            ));
         }
     } else {
         match s.ipv6_address_mode.as_deref() {
@@ -178,7 +178,10 @@ pub fn dhcp_options(net: &Network, s: &Subnet) -> Option<Row> {
             opts.push(("dhcpv6_stateless", "true".into()));
         }
         if !s.dns_nameservers.is_empty() {
-            opts.push(("dns_server", format!("{{{}}}", s.dns_nameservers.join(", "))));
+            opts.push((
+                "dns_server",
+                format!("{{{}}}", s.dns_nameservers.join(", ")),
+            ));
         }
     }
     Some(
@@ -350,7 +353,11 @@ pub fn router(r: &Router, input: &RouterInputs<'_>) -> DesiredRouter {
             subnet_ids.push(s.id.clone());
             if is_gw {
                 if let Some(gw) = &s.gateway_ip {
-                    let default = if s.ip_version == 4 { "0.0.0.0/0" } else { "::/0" };
+                    let default = if s.ip_version == 4 {
+                        "0.0.0.0/0"
+                    } else {
+                        "::/0"
+                    };
                     static_routes.push(
                         Row::new()
                             .with("ip_prefix", default)
@@ -415,7 +422,10 @@ pub fn router(r: &Router, input: &RouterInputs<'_>) -> DesiredRouter {
             Row::new()
                 .with("ip_prefix", route.destination.clone())
                 .with("nexthop", route.nexthop.clone())
-                .with("external_ids", Value::string_map([("neutron:is_extra_route", "true")])),
+                .with(
+                    "external_ids",
+                    Value::string_map([("neutron:is_extra_route", "true")]),
+                ),
         );
     }
     let mut nat = Vec::new();
@@ -487,10 +497,14 @@ pub fn group(g: &SecurityGroup) -> DesiredGroup {
     rules.sort_by(|a, b| a.id.cmp(&b.id));
     DesiredGroup {
         name: port_group_name(&g.id),
-        row: Row::new()
-            .with("name", port_group_name(&g.id))
-            .with("external_ids", Value::string_map([(KEY_SG_ID, g.id.clone())])),
-        acls: rules.iter().map(|r| acl_row(&rule_acl(r, g.stateful))).collect(),
+        row: Row::new().with("name", port_group_name(&g.id)).with(
+            "external_ids",
+            Value::string_map([(KEY_SG_ID, g.id.clone())]),
+        ),
+        acls: rules
+            .iter()
+            .map(|r| acl_row(&rule_acl(r, g.stateful)))
+            .collect(),
     }
 }
 
@@ -503,4 +517,3 @@ pub fn drop_group() -> DesiredGroup {
         acls: drop_acls().iter().map(acl_row).collect(),
     }
 }
-

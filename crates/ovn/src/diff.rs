@@ -48,10 +48,7 @@ mod tests {
 
     #[test]
     fn ovsdb_equality() {
-        assert!(same_value(
-            &Value::string("a"),
-            &Value::string_set(["a"])
-        ));
+        assert!(same_value(&Value::string("a"), &Value::string_set(["a"])));
         assert!(same_value(
             &Value::string_set(["a", "b"]),
             &Value::string_set(["b", "a"])

@@ -48,10 +48,13 @@ impl<'a> Index<'a> {
             let ext = r.get("external_ids");
             let subnet = ext.and_then(|v| {
                 v.pairs().iter().find_map(|(k, v)| {
-                    (k.as_str() == Some(KEY_DHCP_SUBNET)).then(|| v.as_str()).flatten()
+                    (k.as_str() == Some(KEY_DHCP_SUBNET))
+                        .then(|| v.as_str())
+                        .flatten()
                 })
             });
-            let per_port = ext.is_some_and(|v| v.pairs().iter().any(|(k, _)| k.as_str() == Some("port_id")));
+            let per_port =
+                ext.is_some_and(|v| v.pairs().iter().any(|(k, _)| k.as_str() == Some("port_id")));
             if let (Some(s), false) = (subnet, per_port) {
                 idx.dhcp.insert(s, (u, r));
                 idx.dhcp_rows.push((u, s));
@@ -72,7 +75,12 @@ impl<'a> Index<'a> {
                 idx.port_groups.insert(name, (u, r));
             }
         }
-        for table in ["ACL", "NAT", "Logical_Router_Static_Route", "Gateway_Chassis"] {
+        for table in [
+            "ACL",
+            "NAT",
+            "Logical_Router_Static_Route",
+            "Gateway_Chassis",
+        ] {
             for (u, r) in rows(table) {
                 idx.children.insert(u, r);
             }
@@ -82,7 +90,9 @@ impl<'a> Index<'a> {
     }
 
     /// Switches and routers we own (named `neutron-<id>`): their ids.
-    pub fn owned<'b>(map: &'b HashMap<&'a str, Entry<'a>>) -> impl Iterator<Item = (&'a str, Uuid)> + 'b {
+    pub fn owned<'b>(
+        map: &'b HashMap<&'a str, Entry<'a>>,
+    ) -> impl Iterator<Item = (&'a str, Uuid)> + 'b {
         map.iter()
             .filter_map(|(name, (u, _))| name.strip_prefix(NEUTRON_PREFIX).map(|id| (id, *u)))
     }

@@ -6,7 +6,9 @@ use neutrino_store::networks::NetworkQuery;
 use neutrino_store::ports::PortQuery;
 use neutrino_store::security_groups::GroupQuery;
 use neutrino_store::subnets::SubnetQuery;
-use neutrino_store::{Db, StoreError, floatingips, networks, ports, routers, security_groups, subnets};
+use neutrino_store::{
+    Db, StoreError, floatingips, networks, ports, routers, security_groups, subnets,
+};
 use neutrino_types::model::{FloatingIp, Network, Port, Router, SecurityGroup, Subnet};
 
 /// The objects of a pass, by kind. `None` ids mean "all of them" (audit).
@@ -38,7 +40,10 @@ pub struct Scope {
 
 impl Scope {
     pub fn is_empty(&self) -> bool {
-        self.networks.is_empty() && self.ports.is_empty() && self.routers.is_empty() && self.groups.is_empty()
+        self.networks.is_empty()
+            && self.ports.is_empty()
+            && self.routers.is_empty()
+            && self.groups.is_empty()
     }
 }
 
@@ -52,10 +57,21 @@ pub async fn load(db: &Db, scope: &Scope, all: bool) -> Result<World, StoreError
     let pick = |s: &BTreeSet<String>| if all { Vec::new() } else { ids(s) };
 
     if all || !scope.networks.is_empty() {
-        for n in networks::list(db, &NetworkQuery { visible_to: None, ids: pick(&scope.networks) }).await? {
+        for n in networks::list(
+            db,
+            &NetworkQuery {
+                visible_to: None,
+                ids: pick(&scope.networks),
+            },
+        )
+        .await?
+        {
             w.networks.insert(n.id.clone(), n);
         }
-        let q = SubnetQuery { network_ids: pick(&scope.networks), ..Default::default() };
+        let q = SubnetQuery {
+            network_ids: pick(&scope.networks),
+            ..Default::default()
+        };
         for s in subnets::list(db, &q).await? {
             w.subnets.entry(s.network_id.clone()).or_default().push(s);
         }
@@ -67,7 +83,10 @@ pub async fn load(db: &Db, scope: &Scope, all: bool) -> Result<World, StoreError
             .collect();
     }
     if all || !scope.ports.is_empty() {
-        let q = PortQuery { ids: pick(&scope.ports), ..Default::default() };
+        let q = PortQuery {
+            ids: pick(&scope.ports),
+            ..Default::default()
+        };
         for p in ports::list(db, &q).await? {
             w.ports.insert(p.id.clone(), p);
         }
@@ -81,7 +100,10 @@ pub async fn load(db: &Db, scope: &Scope, all: bool) -> Result<World, StoreError
             .into_iter()
             .collect();
         if !missing.is_empty() {
-            let q = SubnetQuery { network_ids: missing.clone(), ..Default::default() };
+            let q = SubnetQuery {
+                network_ids: missing.clone(),
+                ..Default::default()
+            };
             for n in &missing {
                 w.subnets.entry(n.clone()).or_default();
             }
@@ -105,23 +127,39 @@ pub async fn load(db: &Db, scope: &Scope, all: bool) -> Result<World, StoreError
         }
         let device_ids: Vec<String> = w.routers.keys().cloned().collect();
         if !device_ids.is_empty() {
-            let q = PortQuery { device_ids, ..Default::default() };
+            let q = PortQuery {
+                device_ids,
+                ..Default::default()
+            };
             let mut subnet_ids = BTreeSet::new();
             for p in ports::list(db, &q).await? {
                 subnet_ids.extend(p.fixed_ips.iter().map(|f| f.subnet_id.clone()));
-                w.router_ports.entry(p.device_id.clone()).or_default().push(p);
+                w.router_ports
+                    .entry(p.device_id.clone())
+                    .or_default()
+                    .push(p);
             }
-            let q = SubnetQuery { ids: subnet_ids.into_iter().collect(), ..Default::default() };
+            let q = SubnetQuery {
+                ids: subnet_ids.into_iter().collect(),
+                ..Default::default()
+            };
             w.router_subnets = subnets::list(db, &q).await?;
             w.floating_ips = floatingips::list(db, None, None)
                 .await?
                 .into_iter()
-                .filter(|f| f.router_id.as_ref().is_some_and(|r| w.routers.contains_key(r)))
+                .filter(|f| {
+                    f.router_id
+                        .as_ref()
+                        .is_some_and(|r| w.routers.contains_key(r))
+                })
                 .collect();
         }
     }
     if all || !scope.groups.is_empty() {
-        let q = GroupQuery { visible_to: None, ids: pick(&scope.groups) };
+        let q = GroupQuery {
+            visible_to: None,
+            ids: pick(&scope.groups),
+        };
         for g in security_groups::list(db, &q).await? {
             w.groups.insert(g.id.clone(), g);
         }

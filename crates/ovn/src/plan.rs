@@ -164,10 +164,14 @@ impl<'i, 'a> Plan<'i, 'a> {
             }
             Some((u, row)) => {
                 self.update("Logical_Switch", u, &d.row, row);
-                let localnet_name = crate::naming::localnet_name(name.trim_start_matches(crate::naming::NEUTRON_PREFIX));
+                let localnet_name = crate::naming::localnet_name(
+                    name.trim_start_matches(crate::naming::NEUTRON_PREFIX),
+                );
                 let have = self.idx.switch_ports.get(localnet_name.as_str()).copied();
                 match (&d.localnet, have) {
-                    (Some(want), Some((pu, prow))) => self.update("Logical_Switch_Port", pu, want, prow),
+                    (Some(want), Some((pu, prow))) => {
+                        self.update("Logical_Switch_Port", pu, want, prow)
+                    }
                     (Some(want), None) => {
                         let n = self.insert("Logical_Switch_Port", want.clone());
                         self.mutate_ref("Logical_Switch", u, "ports", Ref::Named(n), true);
@@ -260,8 +264,14 @@ impl<'i, 'a> Plan<'i, 'a> {
             Some(r) => Value::set_of([atom(&r)]),
             None => Value::empty_set(),
         };
-        row.set("dhcpv4_options", opt(d.dhcpv4_subnet.as_deref().and_then(|s| self.dhcp_ref(s))));
-        row.set("dhcpv6_options", opt(d.dhcpv6_subnet.as_deref().and_then(|s| self.dhcp_ref(s))));
+        row.set(
+            "dhcpv4_options",
+            opt(d.dhcpv4_subnet.as_deref().and_then(|s| self.dhcp_ref(s))),
+        );
+        row.set(
+            "dhcpv6_options",
+            opt(d.dhcpv6_subnet.as_deref().and_then(|s| self.dhcp_ref(s))),
+        );
         let me = match existing {
             Some((u, have)) => {
                 self.update("Logical_Switch_Port", u, &row, have);
@@ -277,7 +287,9 @@ impl<'i, 'a> Plan<'i, 'a> {
                 let n = self.insert("Logical_Switch_Port", row);
                 let sw = self.switch_ref(&d.switch).expect("checked by port_ready");
                 match sw {
-                    Ref::Existing(s) => self.mutate_ref("Logical_Switch", s, "ports", Ref::Named(n.clone()), true),
+                    Ref::Existing(s) => {
+                        self.mutate_ref("Logical_Switch", s, "ports", Ref::Named(n.clone()), true)
+                    }
                     Ref::Named(_) => {
                         // A switch inserted by this plan: extend its insert.
                         self.extend_insert("Logical_Switch", &sw, "ports", Value::named(n.clone()));
@@ -299,8 +311,12 @@ impl<'i, 'a> Plan<'i, 'a> {
             };
             if !member {
                 match gref {
-                    Ref::Existing(pg) => self.mutate_ref("Port_Group", pg, "ports", me.clone(), true),
-                    Ref::Named(_) => self.extend_insert("Port_Group", &gref, "ports", atom_value(&me)),
+                    Ref::Existing(pg) => {
+                        self.mutate_ref("Port_Group", pg, "ports", me.clone(), true)
+                    }
+                    Ref::Named(_) => {
+                        self.extend_insert("Port_Group", &gref, "ports", atom_value(&me))
+                    }
                 }
             }
         }
@@ -325,11 +341,18 @@ impl<'i, 'a> Plan<'i, 'a> {
     fn extend_insert(&mut self, table: &str, r: &Ref, column: &str, v: Value) {
         let Ref::Named(name) = r else { return };
         for op in &mut self.ops {
-            if let Op::Insert { table: t, row, uuid_name: Some(n) } = op
+            if let Op::Insert {
+                table: t,
+                row,
+                uuid_name: Some(n),
+            } = op
                 && t == table
                 && n == name
             {
-                let mut atoms = row.get(column).map(|v| v.atoms().to_vec()).unwrap_or_default();
+                let mut atoms = row
+                    .get(column)
+                    .map(|v| v.atoms().to_vec())
+                    .unwrap_or_default();
                 atoms.extend(v.atoms().iter().cloned());
                 row.set(column, Value::set_of(atoms));
                 return;
@@ -370,7 +393,11 @@ impl<'i, 'a> Plan<'i, 'a> {
             Some((u, have)) => {
                 self.update("Port_Group", u, &d.row, have);
                 if let Some(acls) = self.children(&have.uuids("acls"), &d.acls, "ACL") {
-                    self.ops.push(Op::update("Port_Group", by_uuid(u), Row::new().with("acls", acls)));
+                    self.ops.push(Op::update(
+                        "Port_Group",
+                        by_uuid(u),
+                        Row::new().with("acls", acls),
+                    ));
                 }
             }
         }
@@ -426,8 +453,16 @@ impl<'i, 'a> Plan<'i, 'a> {
             match self.idx.router_ports.get(p.name.as_str()).copied() {
                 Some((pu, prow)) => {
                     self.update("Logical_Router_Port", pu, &p.row, prow);
-                    if let Some(v) = self.gateway_chassis(&p.name, &prow.uuids("gateway_chassis"), &p.gateway_chassis) {
-                        self.ops.push(Op::update("Logical_Router_Port", by_uuid(pu), Row::new().with("gateway_chassis", v)));
+                    if let Some(v) = self.gateway_chassis(
+                        &p.name,
+                        &prow.uuids("gateway_chassis"),
+                        &p.gateway_chassis,
+                    ) {
+                        self.ops.push(Op::update(
+                            "Logical_Router_Port",
+                            by_uuid(pu),
+                            Row::new().with("gateway_chassis", v),
+                        ));
                     }
                     port_refs.push(Value::uuid(pu));
                 }
@@ -435,14 +470,21 @@ impl<'i, 'a> Plan<'i, 'a> {
                     let gc = self
                         .gateway_chassis(&p.name, &[], &p.gateway_chassis)
                         .unwrap_or_else(Value::empty_set);
-                    let n = self.insert("Logical_Router_Port", p.row.clone().with("gateway_chassis", gc));
+                    let n = self.insert(
+                        "Logical_Router_Port",
+                        p.row.clone().with("gateway_chassis", gc),
+                    );
                     port_refs.push(Value::named(n));
                 }
             }
         }
         let empty = Row::new();
         let have = have.unwrap_or(&empty);
-        let routes = self.children(&have.uuids("static_routes"), &d.static_routes, "Logical_Router_Static_Route");
+        let routes = self.children(
+            &have.uuids("static_routes"),
+            &d.static_routes,
+            "Logical_Router_Static_Route",
+        );
         let nat = self.children(&have.uuids("nat"), &d.nat, "NAT");
         match lr {
             None => {
@@ -458,11 +500,19 @@ impl<'i, 'a> Plan<'i, 'a> {
                 let mut delta = Row::new();
                 let have_ports: HashSet<Uuid> = have.uuids("ports").into_iter().collect();
                 let same_ports = port_refs.len() == have_ports.len()
-                    && port_refs.iter().all(|v| v.as_atom().and_then(|a| a.as_uuid()).is_some_and(|u| have_ports.contains(&u)));
+                    && port_refs.iter().all(|v| {
+                        v.as_atom()
+                            .and_then(|a| a.as_uuid())
+                            .is_some_and(|u| have_ports.contains(&u))
+                    });
                 if !same_ports {
                     self.counts.deleted += have_ports
                         .iter()
-                        .filter(|u| !port_refs.iter().any(|v| v.as_atom().and_then(|a| a.as_uuid()) == Some(**u)))
+                        .filter(|u| {
+                            !port_refs
+                                .iter()
+                                .any(|v| v.as_atom().and_then(|a| a.as_uuid()) == Some(**u))
+                        })
                         .count() as u64;
                     delta.set("ports", set_of_values(port_refs));
                 }
@@ -473,7 +523,8 @@ impl<'i, 'a> Plan<'i, 'a> {
                     delta.set("nat", n);
                 }
                 if !delta.is_empty() {
-                    self.ops.push(Op::update("Logical_Router", by_uuid(u), delta));
+                    self.ops
+                        .push(Op::update("Logical_Router", by_uuid(u), delta));
                 }
             }
         }
@@ -481,14 +532,19 @@ impl<'i, 'a> Plan<'i, 'a> {
 
     /// Gateway chassis are named rows: update priorities in place and
     /// insert the missing ones, so the unique name index never sees two.
-    fn gateway_chassis(&mut self, lrp: &str, existing: &[Uuid], want: &[(String, i64)]) -> Option<Value> {
+    fn gateway_chassis(
+        &mut self,
+        lrp: &str,
+        existing: &[Uuid],
+        want: &[(String, i64)],
+    ) -> Option<Value> {
         let mut values = Vec::new();
         let mut changed = false;
         for (chassis, prio) in want {
             let name = gateway_chassis_name(lrp, chassis);
-            let found = existing
-                .iter()
-                .find(|u| self.idx.children.get(u).and_then(|r| r.str("name")) == Some(name.as_str()));
+            let found = existing.iter().find(|u| {
+                self.idx.children.get(u).and_then(|r| r.str("name")) == Some(name.as_str())
+            });
             let row = Row::new()
                 .with("name", name.clone())
                 .with("chassis_name", chassis.clone())

@@ -33,14 +33,22 @@ fn observe(nb: &Session, sb: &Session) -> Observed {
         .into_iter()
         .filter_map(|(_, b)| {
             let chassis = b.get_uuid("chassis")?;
-            Some((b.str("logical_port")?, hosts.get(&chassis).cloned().unwrap_or_default()))
+            Some((
+                b.str("logical_port")?,
+                hosts.get(&chassis).cloned().unwrap_or_default(),
+            ))
         })
         .collect();
     let mut out = Observed::new();
     for (_, lsp) in rows(&nb, "Logical_Switch_Port") {
-        let Some(name) = lsp.str("name") else { continue };
+        let Some(name) = lsp.str("name") else {
+            continue;
+        };
         // Only Neutron ports: those we wrote carry a device owner key.
-        if !lsp.string_map("external_ids").contains_key(crate::naming::KEY_DEVICE_OWNER) {
+        if !lsp
+            .string_map("external_ids")
+            .contains_key(crate::naming::KEY_DEVICE_OWNER)
+        {
             continue;
         }
         let up = lsp.bool("up").unwrap_or(false);

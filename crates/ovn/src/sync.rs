@@ -149,7 +149,10 @@ impl Syncer {
         if !not_ready.is_empty() {
             warn!(?not_ready, "audit left objects it could not plan");
         }
-        let report = AuditReport { counts, elapsed: t.elapsed() };
+        let report = AuditReport {
+            counts,
+            elapsed: t.elapsed(),
+        };
         info!(
             created = counts.created,
             updated = counts.updated,
@@ -169,7 +172,11 @@ impl Syncer {
         let scope = scope_of(&entries);
         let (counts, not_ready) = match self.apply(&scope, false).await {
             Ok(r) => r,
-            Err(Error::Ovsdb(neutrino_ovsdb::Error::OperationFailed { index, error, details })) => {
+            Err(Error::Ovsdb(neutrino_ovsdb::Error::OperationFailed {
+                index,
+                error,
+                details,
+            })) => {
                 // One bad object must not hold up the others: apply each alone.
                 warn!(index, %error, ?details, "batched sync failed, retrying object by object");
                 self.apply_one_by_one(&scope).await?
@@ -202,20 +209,42 @@ impl Syncer {
         let singles = scope
             .groups
             .iter()
-            .map(|g| Scope { groups: [g.clone()].into(), ..Default::default() })
-            .chain(scope.networks.iter().map(|n| Scope { networks: [n.clone()].into(), ..Default::default() }))
-            .chain(scope.ports.iter().map(|p| Scope { ports: [p.clone()].into(), ..Default::default() }))
-            .chain(scope.routers.iter().map(|r| Scope { routers: [r.clone()].into(), ..Default::default() }));
+            .map(|g| Scope {
+                groups: [g.clone()].into(),
+                ..Default::default()
+            })
+            .chain(scope.networks.iter().map(|n| Scope {
+                networks: [n.clone()].into(),
+                ..Default::default()
+            }))
+            .chain(scope.ports.iter().map(|p| Scope {
+                ports: [p.clone()].into(),
+                ..Default::default()
+            }))
+            .chain(scope.routers.iter().map(|r| Scope {
+                routers: [r.clone()].into(),
+                ..Default::default()
+            }));
         for single in singles {
             match self.apply(&single, false).await {
                 Ok((c, nr)) => {
                     total.add(c);
                     failed.extend(nr);
                 }
-                Err(Error::Ovsdb(neutrino_ovsdb::Error::OperationFailed { error, details, .. })) => {
+                Err(Error::Ovsdb(neutrino_ovsdb::Error::OperationFailed {
+                    error,
+                    details,
+                    ..
+                })) => {
                     warn!(?single, %error, ?details, "object could not be synced; the audit retries it");
                     failed.extend(
-                        single.groups.iter().chain(&single.networks).chain(&single.ports).chain(&single.routers).cloned(),
+                        single
+                            .groups
+                            .iter()
+                            .chain(&single.networks)
+                            .chain(&single.ports)
+                            .chain(&single.routers)
+                            .cloned(),
                     );
                 }
                 Err(e) => return Err(e),
@@ -226,10 +255,21 @@ impl Syncer {
 }
 
 /// Fills `plan` for `scope` (or everything). Returns ids it could not plan.
-fn build(plan: &mut Plan<'_, '_>, w: &World, scope: &Scope, all: bool, chassis: &[String], idx: &Index<'_>) -> Vec<String> {
+fn build(
+    plan: &mut Plan<'_, '_>,
+    w: &World,
+    scope: &Scope,
+    all: bool,
+    chassis: &[String],
+    idx: &Index<'_>,
+) -> Vec<String> {
     let mut not_ready = Vec::new();
     let ids = |set: &std::collections::BTreeSet<String>, loaded: Vec<&String>| -> Vec<String> {
-        if all { loaded.into_iter().cloned().collect() } else { set.iter().cloned().collect() }
+        if all {
+            loaded.into_iter().cloned().collect()
+        } else {
+            set.iter().cloned().collect()
+        }
     };
 
     // Groups first: ports join them.
@@ -310,10 +350,17 @@ fn build(plan: &mut Plan<'_, '_>, w: &World, scope: &Scope, all: bool, chassis: 
                 plan.group(name, None);
             }
         }
-        let owned_switches: HashSet<uuid::Uuid> = Index::owned(&idx.switches).map(|(_, u)| u).collect();
+        let owned_switches: HashSet<uuid::Uuid> =
+            Index::owned(&idx.switches).map(|(_, u)| u).collect();
         for (name, (u, _)) in &idx.switch_ports {
-            let in_owned = idx.port_parent.get(u).is_some_and(|s| owned_switches.contains(s));
-            let ours = w.ports.get(*name).is_some_and(|p| desired::port(p, &[]).is_some());
+            let in_owned = idx
+                .port_parent
+                .get(u)
+                .is_some_and(|s| owned_switches.contains(s));
+            let ours = w
+                .ports
+                .get(*name)
+                .is_some_and(|p| desired::port(p, &[]).is_some());
             if in_owned && !ours && !name.starts_with(PROVNET_PREFIX) {
                 let _ = plan.port(name, None);
             }
@@ -385,7 +432,11 @@ pub async fn run(
             }
         }
         was_connected = connected;
-        sleep_or_stop(&mut stop, Duration::from_millis(if leader { 20 } else { 2000 })).await;
+        sleep_or_stop(
+            &mut stop,
+            Duration::from_millis(if leader { 20 } else { 2000 }),
+        )
+        .await;
     }
     if leader {
         let _ = ovn::release_lease(&syncer.db, &holder).await;

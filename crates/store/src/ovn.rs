@@ -22,8 +22,10 @@ pub async fn pending(db: &Db, limit: i64) -> Result<Vec<JournalEntry>, StoreErro
 }
 
 pub async fn pending_count(db: &Db) -> Result<i64, StoreError> {
-    Ok(dispatch!(db.read(), c => sqlx::query_scalar("SELECT COUNT(*) FROM ovn_journal")
-        .fetch_one(c).await)?)
+    Ok(
+        dispatch!(db.read(), c => sqlx::query_scalar("SELECT COUNT(*) FROM ovn_journal")
+        .fetch_one(c).await)?,
+    )
 }
 
 /// Deletes the rows that were processed (exactly those: rows committed
