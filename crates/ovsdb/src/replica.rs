@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::error::Error;
 use crate::monitor::{RowUpdate, TableUpdates};
 use crate::schema::{ColumnType, Schema, TableSchema};
+use crate::session::TableColumns;
 use crate::value::{Atom, Row, Value};
 
 type Table = BTreeMap<Uuid, Arc<Row>>;
@@ -32,7 +33,7 @@ pub struct Replica {
 impl Replica {
     /// An empty replica of `tables` (each with its columns, `None` = all of them); errors
     /// if the schema lacks a table or column.
-    pub fn new(schema: Arc<Schema>, tables: &[(String, Option<Vec<String>>)]) -> Result<Self, Error> {
+    pub fn new(schema: Arc<Schema>, tables: &[TableColumns]) -> Result<Self, Error> {
         let mut columns = BTreeMap::new();
         for (table, cols) in tables {
             let ts = schema.table(table).ok_or_else(|| {
@@ -52,8 +53,15 @@ impl Replica {
             };
             columns.insert(table.clone(), cols);
         }
-        let tables = columns.keys().map(|t| (t.clone(), Arc::default())).collect();
-        Ok(Self { schema: Some(schema), columns: Arc::new(columns), tables })
+        let tables = columns
+            .keys()
+            .map(|t| (t.clone(), Arc::default()))
+            .collect();
+        Ok(Self {
+            schema: Some(schema),
+            columns: Arc::new(columns),
+            tables,
+        })
     }
 
     /// The schema of the database (`None` for the empty replica of a session that has
@@ -69,12 +77,18 @@ impl Replica {
 
     /// The rows of a table, in uuid order (none if the table is not replicated).
     pub fn table(&self, name: &str) -> impl Iterator<Item = &Row> {
-        self.tables.get(name).into_iter().flat_map(|t| t.values().map(|r| &**r))
+        self.tables
+            .get(name)
+            .into_iter()
+            .flat_map(|t| t.values().map(|r| &**r))
     }
 
     /// The rows of a table with their uuids.
     pub fn rows(&self, name: &str) -> impl Iterator<Item = (Uuid, &Row)> {
-        self.tables.get(name).into_iter().flat_map(|t| t.iter().map(|(u, r)| (*u, &**r)))
+        self.tables
+            .get(name)
+            .into_iter()
+            .flat_map(|t| t.iter().map(|(u, r)| (*u, &**r)))
     }
 
     pub fn get(&self, table: &str, uuid: Uuid) -> Option<&Row> {
@@ -115,10 +129,15 @@ impl Replica {
     /// On error (an update for a table or row this replica does not have) the replica may
     /// be partly updated: resynchronise it from a new monitor.
     pub fn apply(&mut self, updates: TableUpdates) -> Result<(), Error> {
-        let schema = self.schema.clone().ok_or_else(|| Error::Schema("replica without schema".into()))?;
+        let schema = self
+            .schema
+            .clone()
+            .ok_or_else(|| Error::Schema("replica without schema".into()))?;
         for (table, rows) in updates.0 {
             let (Some(ts), Some(columns)) = (schema.table(&table), self.columns.get(&table)) else {
-                return Err(Error::Protocol(format!("update for table {table}, which is not monitored")));
+                return Err(Error::Protocol(format!(
+                    "update for table {table}, which is not monitored"
+                )));
             };
             let rows_map = Arc::make_mut(self.tables.entry(table.clone()).or_default());
             for (uuid, update) in rows {
@@ -171,7 +190,9 @@ fn full_row(ts: &TableSchema, columns: &[String], uuid: Uuid, given: Row) -> Row
 /// Applies an `update2` `modify` diff to one column (see [`RowUpdate::Modify`]).
 fn apply_diff(ty: &ColumnType, old: Option<Value>, diff: Value) -> Value {
     let diff = ty.normalize(diff);
-    let old = old.map(|v| ty.normalize(v)).unwrap_or_else(|| ty.default_value());
+    let old = old
+        .map(|v| ty.normalize(v))
+        .unwrap_or_else(|| ty.default_value());
     if ty.is_map() {
         let mut map: BTreeMap<Atom, Atom> = match old {
             Value::Map(pairs) => pairs.into_iter().collect(),
@@ -235,7 +256,10 @@ mod tests {
     fn fills_defaults_and_applies_diffs() {
         let mut r = replica();
         let uuid: Uuid = U.parse().unwrap();
-        r.apply(updates(json!({"P": {U: {"insert": {"name": "p1", "addresses": "a"}}}}))).unwrap();
+        r.apply(updates(
+            json!({"P": {U: {"insert": {"name": "p1", "addresses": "a"}}}}),
+        ))
+        .unwrap();
         let row = r.get("P", uuid).unwrap();
         assert_eq!(row.uuid(), Some(uuid));
         assert_eq!(row.get("tag"), Some(&Value::empty_set()));
@@ -262,29 +286,47 @@ mod tests {
         assert_eq!(row.strings("addresses"), ["y"]);
         assert_eq!(row.map_str("options", "a"), Some("c"));
         assert_eq!(row.int("tag"), Some(7));
+        // Optional columns get their new value, not a difference: `up=false`, then
+        // `clear up tag` (what ovsdb-server 3.1 sends), with the last option removed.
+        r.apply(updates(
+            json!({"P": {U: {"modify": {"up": false, "tag": 8, "name": "p2"}}}}),
+        ))
+        .unwrap();
+        let row = r.get("P", uuid).unwrap();
+        assert_eq!(row.bool("up"), Some(false));
+        assert_eq!(row.int("tag"), Some(8));
         r.apply(updates(json!({"P": {U: {"modify": {
-            "up": true, "options": ["map", [["a", "c"]]], "tag": ["set", [7, 8]], "name": "p2"
+            "up": ["set", []], "tag": ["set", []], "options": ["map", [["a", "c"]]]
         }}}})))
         .unwrap();
         let row = r.get("P", uuid).unwrap();
         assert_eq!(row.bool("up"), None);
+        assert_eq!(row.int("tag"), None);
         assert!(row.string_map("options").is_empty());
-        assert_eq!(row.int("tag"), Some(8));
         assert_eq!(row.str("name"), Some("p2"));
         assert_eq!(r.find_by("P", "name", "p2").and_then(Row::uuid), Some(uuid));
 
-        r.apply(updates(json!({"P": {U: {"delete": null}}}))).unwrap();
+        r.apply(updates(json!({"P": {U: {"delete": null}}})))
+            .unwrap();
         assert_eq!(r.len("P"), 0);
-        assert!(r.apply(updates(json!({"P": {U: {"modify": {"name": "x"}}}}))).is_err());
-        assert!(r.apply(updates(json!({"Q": {U: {"delete": null}}}))).is_err());
+        assert!(
+            r.apply(updates(json!({"P": {U: {"modify": {"name": "x"}}}})))
+                .is_err()
+        );
+        assert!(
+            r.apply(updates(json!({"Q": {U: {"delete": null}}})))
+                .is_err()
+        );
     }
 
     #[test]
     fn snapshots_are_not_affected_by_later_updates() {
         let mut r = replica();
-        r.apply(updates(json!({"P": {U: {"insert": {"name": "p1"}}}}))).unwrap();
+        r.apply(updates(json!({"P": {U: {"insert": {"name": "p1"}}}})))
+            .unwrap();
         let snapshot = r.clone();
-        r.apply(updates(json!({"P": {U: {"modify": {"name": "p2"}}}}))).unwrap();
+        r.apply(updates(json!({"P": {U: {"modify": {"name": "p2"}}}})))
+            .unwrap();
         assert_eq!(snapshot.table("P").next().unwrap().str("name"), Some("p1"));
         assert_eq!(r.table("P").next().unwrap().str("name"), Some("p2"));
     }
