@@ -9,6 +9,10 @@
 //! infra write of this process and every [`POLL`] otherwise, which picks up
 //! writes made by other replicas; a pass that finds the same fingerprint as
 //! the last one does nothing.
+//!
+//! [`Reconciler::apply`] is the step without the database: operator mode
+//! feeds it the DNSMasq/DNSData of its watches and `neutrino dns -f` those
+//! of YAML files.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -16,7 +20,6 @@ use std::time::Duration;
 
 use neutrino_dns::{HostEntry, RecordSet, Responder, ResponderConfig, ResponderHandle, Zone};
 use neutrino_store::infra as store;
-use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::codec::decode;
@@ -56,9 +59,13 @@ enum State {
 }
 
 /// Runs until `stop` turns true, then shuts every responder down.
-pub async fn run(infra: Infra, mut stop: watch::Receiver<bool>) {
+pub async fn run(infra: Infra, stop: watch::Receiver<bool>) {
+    run_with(infra, Reconciler::default(), stop).await
+}
+
+/// [`run`] with a given reconciler (e.g. one limited to a namespace).
+pub async fn run_with(infra: Infra, mut reconciler: Reconciler, mut stop: watch::Receiver<bool>) {
     let mut changes = infra.subscribe();
-    let mut reconciler = Reconciler::default();
     loop {
         if let Err(e) = reconciler.pass(&infra).await {
             tracing::warn!(error = %e, "DNS reconcile pass failed; retrying");
@@ -79,37 +86,80 @@ pub struct Reconciler {
     fingerprint: String,
     /// Some DNSMasq could not start: retry even without changes.
     failing: bool,
+    /// Serve only this namespace's DNSMasqs (database passes only).
+    namespace: Option<String>,
 }
 
 impl Reconciler {
-    /// One level-triggered pass; see the module documentation.
+    /// A reconciler whose database passes see one namespace only.
+    pub fn in_namespace(namespace: Option<String>) -> Reconciler {
+        Reconciler {
+            namespace,
+            ..Reconciler::default()
+        }
+    }
+
+    /// Whether some DNSMasq could not be served at the last pass, so that
+    /// the next one should run even without changes.
+    pub fn failing(&self) -> bool {
+        self.failing
+    }
+
+    /// One level-triggered pass over the database; see the module
+    /// documentation.
     pub async fn pass(&mut self, infra: &Infra) -> Result<(), crate::InfraError> {
         let db = infra.db();
         let fp = store::fingerprint(db, &[Kind::DNSMasq.name(), Kind::DNSData.name()]).await?;
         if fp == self.fingerprint && !self.failing {
             return Ok(());
         }
-        let masqs: Vec<(DNSMasq, i64)> = store::list(db, Some(Kind::DNSMasq.name()), None)
-            .await?
-            .iter()
-            .filter_map(|r| {
-                decode::<DNSMasqSpec>(r)
-                    .ok()
-                    .map(|m| (m, r.resource_version))
-            })
-            .collect();
-        let data: Vec<DNSData> = store::list(db, Some(Kind::DNSData.name()), None)
+        let ns = self.namespace.as_deref();
+        let mut masqs: Vec<DNSMasq> = Vec::new();
+        let mut versions: Vec<i64> = Vec::new();
+        for r in store::list(db, Some(Kind::DNSMasq.name()), ns).await? {
+            if let Ok(m) = decode::<DNSMasqSpec>(&r) {
+                masqs.push(m);
+                versions.push(r.resource_version);
+            }
+        }
+        let data: Vec<DNSData> = store::list(db, Some(Kind::DNSData.name()), ns)
             .await?
             .iter()
             .filter_map(|r| decode::<DNSDataSpec>(r).ok())
             .collect();
+        for (i, status) in self.apply(&masqs, &data).await {
+            let m = &masqs[i].metadata;
+            let status = serde_json::to_value(status).expect("status serialises");
+            // A stale version means the object changed meanwhile; the next
+            // pass writes the status for the new version.
+            let _ = infra
+                .write_status(Kind::DNSMasq, &m.namespace, &m.name, versions[i], status)
+                .await;
+        }
+        // The fingerprint read before the objects: anything committed since
+        // makes the next pass differ and run. (Statuses written above cost
+        // one more pass, which finds nothing to write.)
+        self.fingerprint = fp;
+        Ok(())
+    }
 
+    /// Makes the running responders match `masqs` and `data`, which are
+    /// every DNSMasq and DNSData there is (from the database, a cluster's
+    /// watches or files): responders of DNSMasqs not listed stop. Returns
+    /// the DNSMasqs whose status should change, as indexes into `masqs`
+    /// with their new status.
+    pub async fn apply(
+        &mut self,
+        masqs: &[DNSMasq],
+        data: &[DNSData],
+    ) -> Vec<(usize, DNSMasqStatus)> {
+        let mut changed = Vec::new();
         let mut seen = Vec::new();
         let mut failing = false;
-        for (masq, version) in &masqs {
+        for (i, masq) in masqs.iter().enumerate() {
             let key = (masq.metadata.namespace.clone(), masq.metadata.name.clone());
             seen.push(key.clone());
-            let state = match desired(masq, &data) {
+            let state = match desired(masq, data) {
                 Ok(Some(want)) => self.ensure(&key, &masq.metadata.uid, want).await,
                 Ok(None) => {
                     self.stop(&key).await;
@@ -122,12 +172,8 @@ impl Reconciler {
             };
             failing |= matches!(state, State::Failed(_));
             let status = status_for(masq, &state);
-            if serde_json::to_value(&masq.status).ok() != Some(status.clone()) {
-                // A stale version means the object changed meanwhile; the
-                // next pass writes the status for the new version.
-                let _ = infra
-                    .write_status(Kind::DNSMasq, &key.0, &key.1, *version, status)
-                    .await;
+            if masq.status != status {
+                changed.push((i, status));
             }
         }
         let gone: Vec<_> = self
@@ -140,11 +186,7 @@ impl Reconciler {
             self.stop(&key).await;
         }
         self.failing = failing;
-        // The fingerprint read before the objects: anything committed since
-        // makes the next pass differ and run. (Statuses written above cost
-        // one more pass, which finds nothing to write.)
-        self.fingerprint = fp;
-        Ok(())
+        changed
     }
 
     async fn ensure(&mut self, key: &(String, String), uid: &str, want: Desired) -> State {
@@ -291,10 +333,10 @@ fn address_text(addr: SocketAddr) -> String {
     }
 }
 
-fn status_for(masq: &DNSMasq, state: &State) -> Value {
+fn status_for(masq: &DNSMasq, state: &State) -> DNSMasqStatus {
     let now = neutrino_store::now_timestamp();
     let prev = &masq.status.conditions;
-    let status = match state {
+    match state {
         State::Serving(addr) => DNSMasqStatus {
             conditions: conditions(
                 prev,
@@ -336,6 +378,5 @@ fn status_for(masq: &DNSMasq, state: &State) -> Value {
                 ..Default::default()
             }
         }
-    };
-    serde_json::to_value(status).expect("status serialises")
+    }
 }

@@ -12,10 +12,12 @@
 //! * [`render`]: the cluster manifests (node policies, attachments, MetalLB,
 //!   Octavia) and os-net-config documents a NetConfig needs (pure).
 //!
-//! Seams for what comes later: operator mode drives the same pure parts
+//! Operator mode (crate `neutrino-operator`) drives the same pure parts
 //! ([`validate`] for the webhooks, [`alloc`] for the walk and
 //! [`alloc::status_entry`]) from Kubernetes watches instead of [`Infra`]'s
-//! database, and [`dns::Reconciler`] from watched DNSMasq/DNSData.
+//! database, and [`dns::Reconciler`] from watched DNSMasq/DNSData; with
+//! the `schema` feature the resource types derive `schemars::JsonSchema`,
+//! from which it generates the CRDs.
 
 pub mod alloc;
 pub mod api;

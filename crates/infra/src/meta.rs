@@ -54,6 +54,7 @@ pub struct OwnerReference {
 }
 
 /// A status condition as lib-common writes them.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {

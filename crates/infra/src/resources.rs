@@ -95,6 +95,7 @@ impl Kind {
 }
 
 /// Status of kinds that have none (`status: {}` upstream).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct NoStatus {}
 
@@ -136,6 +137,7 @@ impl<S: Spec> Object<S, S::Status> {
 
 pub type NetConfig = Object<NetConfigSpec, NoStatus>;
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NetConfigSpec {
@@ -146,6 +148,7 @@ fn default_mtu() -> i64 {
     1500
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Network {
@@ -167,6 +170,7 @@ impl Network {
     }
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Subnet {
@@ -185,6 +189,7 @@ pub struct Subnet {
     pub routes: Vec<Route>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AllocationRange {
@@ -192,6 +197,7 @@ pub struct AllocationRange {
     pub end: String,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Route {
@@ -238,6 +244,7 @@ impl NetConfigSpec {
 
 pub type IPSet = Object<IPSetSpec, IPSetStatus>;
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IPSetSpec {
@@ -246,6 +253,7 @@ pub struct IPSetSpec {
     pub networks: Vec<IPSetNetwork>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IPSetNetwork {
@@ -263,6 +271,7 @@ impl IPSetNetwork {
     }
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IPSetStatus {
@@ -275,6 +284,7 @@ pub struct IPSetStatus {
 }
 
 /// One entry of an IPSet's status, fields in the order kubectl prints them.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IPSetReservation {
@@ -302,6 +312,7 @@ impl Spec for IPSetSpec {
 
 pub type Reservation = Object<ReservationSpec, NoStatus>;
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReservationSpec {
@@ -311,6 +322,7 @@ pub struct ReservationSpec {
     pub reservation: BTreeMap<String, IPAddress>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectReference {
@@ -330,6 +342,7 @@ pub struct ObjectReference {
     pub field_path: String,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IPAddress {
@@ -355,6 +368,7 @@ fn default_selector() -> String {
     "dnsdata".to_string()
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DNSMasqSpec {
@@ -368,11 +382,23 @@ pub struct DNSMasqSpec {
     pub dns_data_label_selector_value: String,
     /// Kubernetes Service overrides; kept for operator mode, unused here.
     #[serde(default, rename = "override", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "any_object"))]
     pub override_: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topology_ref: Option<TopologyRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_image: Option<String>,
+}
+
+/// Schema of a field kept as free-form JSON: an object whose content the
+/// API server must keep (a structural schema needs a type).
+#[cfg(feature = "schema")]
+fn any_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "nullable": true,
+        "x-kubernetes-preserve-unknown-fields": true,
+    })
 }
 
 impl Default for DNSMasqSpec {
@@ -389,6 +415,7 @@ impl Default for DNSMasqSpec {
     }
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DNSMasqOption {
@@ -397,6 +424,7 @@ pub struct DNSMasqOption {
 }
 
 /// The option keys the CRD's enum allows.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DNSMasqOptionKey {
@@ -445,6 +473,7 @@ impl DNSMasqOptionKey {
     }
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TopologyRef {
@@ -454,6 +483,7 @@ pub struct TopologyRef {
     pub namespace: String,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DNSMasqStatus {
@@ -500,6 +530,7 @@ impl Spec for DNSMasqSpec {
 
 pub type DNSData = Object<DNSDataSpec, DNSDataStatus>;
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DNSDataSpec {
@@ -518,6 +549,7 @@ impl Default for DNSDataSpec {
     }
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DNSHost {
@@ -525,6 +557,7 @@ pub struct DNSHost {
     pub ip: String,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DNSDataStatus {

@@ -31,6 +31,15 @@ pub enum Command {
     /// DNSMasq, DNSData) on a running server, found through clouds.yaml;
     /// render the cluster manifests a NetConfig needs.
     Infra(crate::infra_cli::InfraArgs),
+    /// Operator mode: reconcile the infra resources in a Kubernetes cluster,
+    /// or print their CRDs.
+    Operator(crate::operator_cli::OperatorArgs),
+    /// Run only the DNS responders of DNSMasq resources, from a database or
+    /// from YAML files.
+    Dns(crate::dns_cli::DnsArgs),
+    /// Plug a Network API port into a network namespace on this host (a
+    /// stand-in for a VM or pod), or unplug it.
+    Port(crate::port_cli::PortArgs),
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -105,4 +114,38 @@ pub struct UpArgs {
     pub data_dir: PathBuf,
     #[command(flatten)]
     pub serve: ServeArgs,
+    #[command(flatten)]
+    pub chassis: ChassisArgs,
+}
+
+/// The OVS/OVN daemons `up` runs (see docs/data-plane.md).
+#[derive(Args, Debug, Clone, Default)]
+pub struct ChassisArgs {
+    /// Run no OVS/OVN daemons: the API stores the model, nothing carries
+    /// packets (unless --ovn-nb/--ovn-sb name an OVN to drive).
+    #[arg(long, env = "NEUTRINO_NO_DATA_PLANE")]
+    pub no_data_plane: bool,
+    /// A provider network on a host interface, PHYSNET:IFACE[:BRIDGE]: the
+    /// interface goes into bridge BRIDGE (default br-PHYSNET). Repeatable.
+    #[arg(
+        long = "nic-mapping",
+        env = "NEUTRINO_NIC_MAPPINGS",
+        value_delimiter = ','
+    )]
+    pub nic_mappings: Vec<String>,
+    /// This host's OVN chassis name (default: the host name).
+    #[arg(long, env = "NEUTRINO_CHASSIS_NAME")]
+    pub chassis_name: Option<String>,
+    /// The integration bridge (default br-int). Bridge names are host-wide
+    /// devices: two chassis on one host need different ones.
+    #[arg(long, env = "NEUTRINO_INTEGRATION_BRIDGE")]
+    pub integration_bridge: Option<String>,
+    /// TCP address of the local OVN northbound database (default
+    /// 127.0.0.1:6641; it also listens on DATA_DIR/ovn/ovnnb_db.sock).
+    #[arg(long, env = "NEUTRINO_OVN_NB_LISTEN")]
+    pub ovn_nb_listen: Option<std::net::SocketAddr>,
+    /// TCP address of the local OVN southbound database (default
+    /// 127.0.0.1:6642).
+    #[arg(long, env = "NEUTRINO_OVN_SB_LISTEN")]
+    pub ovn_sb_listen: Option<std::net::SocketAddr>,
 }

@@ -1,11 +1,15 @@
 //! The `neutrino` command: wiring only. Everything it runs lives in the
 //! library crates.
 
+mod chassis;
 mod cli;
 mod clouds;
 mod config;
 mod dataplane;
+mod dns_cli;
 mod infra_cli;
+mod operator_cli;
+mod port_cli;
 mod server;
 
 use clap::Parser;
@@ -24,6 +28,9 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.command {
             cli::Command::Infra(args) => infra_cli::run(args).await,
+            cli::Command::Operator(args) => operator_cli::run(args).await,
+            cli::Command::Dns(args) => dns_cli::run(args).await,
+            cli::Command::Port(args) => port_cli::run(args).await,
             cli::Command::Serve(args) => server::serve(config::Settings::resolve(&args)?).await,
             cli::Command::Up(up) => {
                 let settings = config::Settings::resolve_up(&up)?;
