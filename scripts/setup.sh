@@ -4,8 +4,10 @@
 #
 #   1. Debian packages (only those missing; `apt-get update` only if something is):
 #      postgresql-15, postgresql-client-15, iproute2, dnsutils (dig, for the DNS
-#      responder tests), dnsmasq-base (the DNS benchmark's comparison), and
-#      python3-venv if `python3 -m venv` cannot work.
+#      responder tests), dnsmasq-base (the DNS benchmark's comparison),
+#      openvswitch-switch, ovn-central and ovn-host (the data plane `neutrino up`
+#      runs), ethtool (offloads of plugged veths), iputils-ping (data-plane tests),
+#      and python3-venv if `python3 -m venv` cannot work.
 #   2. A Python virtualenv at $NEUTRINO_VENV (default <repo>/.venv) holding
 #      python-openstackclient and openstacksdk, pinned by scripts/python-constraints.txt.
 #      pip is skipped when the venv's stamp matches the constraints file.
@@ -20,7 +22,8 @@ VENV="${NEUTRINO_VENV:-$ROOT/.venv}"
 PYTHON="${NEUTRINO_PYTHON:-python3}"
 CONSTRAINTS="$ROOT/scripts/python-constraints.txt"
 PY_PKGS=(python-openstackclient openstacksdk)
-DEB_PKGS=(postgresql-15 postgresql-client-15 iproute2 dnsutils dnsmasq-base)
+DEB_PKGS=(postgresql-15 postgresql-client-15 iproute2 dnsutils dnsmasq-base
+  openvswitch-switch ovn-central ovn-host ethtool iputils-ping)
 
 export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 T0=$SECONDS

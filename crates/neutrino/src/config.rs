@@ -274,6 +274,7 @@ mod tests {
         let s = Settings::resolve_up(&UpArgs {
             data_dir: data.clone(),
             serve: ServeArgs::default(),
+            chassis: Default::default(),
         })
         .expect("valid");
         assert!(data.is_dir(), "the data directory is created");

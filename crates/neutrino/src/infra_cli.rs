@@ -743,6 +743,16 @@ pub struct Client {
 
 impl Client {
     async fn connect(cloud: Option<&str>, endpoint: Option<&str>) -> anyhow::Result<Client> {
+        Self::connect_to(cloud, endpoint, "network-infra").await
+    }
+
+    /// Authenticates and finds the catalog endpoint of `service_type`
+    /// (`network` for the Network API), unless `endpoint` is given.
+    pub(crate) async fn connect_to(
+        cloud: Option<&str>,
+        endpoint: Option<&str>,
+        service_type: &str,
+    ) -> anyhow::Result<Client> {
         let auth = load_cloud(cloud)?;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(60))
@@ -784,14 +794,14 @@ impl Client {
         };
         let base = match endpoint {
             Some(e) => e.trim_end_matches('/').to_string(),
-            None => find_endpoint(&catalog, &auth)?,
+            None => find_service_endpoint(&catalog, &auth, service_type)?,
         };
         Ok(Client { http, base, token })
     }
 
     /// Sends a request; a Kubernetes Status failure becomes an error
     /// worded like kubectl's.
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -842,7 +852,10 @@ impl Client {
                 v["reason"]
                     .as_str()
                     .unwrap_or(status.canonical_reason().unwrap_or("Error")),
-                v["message"].as_str().unwrap_or("no details")
+                v["message"]
+                    .as_str()
+                    .or(v["NeutronError"]["message"].as_str())
+                    .unwrap_or("no details")
             );
         }
         Ok((outcome, v))
@@ -851,15 +864,26 @@ impl Client {
 
 /// The `network-infra` endpoint of the token's catalog, for the cloud's
 /// interface and region.
+#[cfg(test)]
 fn find_endpoint(token_body: &Value, auth: &CloudAuth) -> anyhow::Result<String> {
+    find_service_endpoint(token_body, auth, "network-infra")
+}
+
+/// The endpoint of a service type in the token's catalog, for the cloud's
+/// interface and region.
+fn find_service_endpoint(
+    token_body: &Value,
+    auth: &CloudAuth,
+    service_type: &str,
+) -> anyhow::Result<String> {
     let catalog = token_body["token"]["catalog"]
         .as_array()
         .cloned()
         .unwrap_or_default();
     let service = catalog
         .iter()
-        .find(|s| s["type"] == "network-infra")
-        .context("the service catalog has no network-infra endpoint (is the server a neutrino with the infra API?); use --endpoint")?;
+        .find(|s| s["type"] == service_type)
+        .with_context(|| format!("the service catalog has no {service_type} endpoint (is the server a neutrino?); use --endpoint"))?;
     let interface = auth.interface.trim_end_matches("URL");
     service["endpoints"]
         .as_array()
@@ -874,7 +898,7 @@ fn find_endpoint(token_body: &Value, auth: &CloudAuth) -> anyhow::Result<String>
         })
         .and_then(|e| e["url"].as_str())
         .map(|u| u.trim_end_matches('/').to_string())
-        .with_context(|| format!("no {interface} network-infra endpoint in the catalog"))
+        .with_context(|| format!("no {interface} {service_type} endpoint in the catalog"))
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ pub fn init_logging(format: &str) {
 }
 
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    run(settings, None).await
+    run(settings, None, None).await
 }
 
 /// `up`: everything `serve` does, plus an admin password kept in the data
@@ -38,7 +38,8 @@ pub async fn up(mut settings: Settings, args: &UpArgs) -> anyhow::Result<()> {
     if settings.admin_password.is_none() {
         settings.admin_password = Some(stored_or_new_password(&dir.join("admin-password"))?);
     }
-    run(settings, Some(dir)).await
+    let chassis = crate::chassis::config(args, &settings)?;
+    run(settings, Some(dir), chassis).await
 }
 
 fn stored_or_new_password(path: &Path) -> anyhow::Result<String> {
@@ -67,7 +68,11 @@ fn public_url(settings: &Settings, addr: SocketAddr, suffix: &str) -> String {
     format!("http://{host}:{}{suffix}", addr.port())
 }
 
-async fn run(settings: Settings, data_dir: Option<&Path>) -> anyhow::Result<()> {
+async fn run(
+    mut settings: Settings,
+    data_dir: Option<&Path>,
+    chassis: Option<neutrino_chassis::ChassisConfig>,
+) -> anyhow::Result<()> {
     // Listen first: a second `up` on addresses in use must fail before it
     // touches anything, above all the running server's clouds.yaml.
     let identity_listener = TcpListener::bind(&settings.identity_listen)
@@ -80,6 +85,21 @@ async fn run(settings: Settings, data_dir: Option<&Path>) -> anyhow::Result<()> 
         // A stale file from an earlier run must not look like readiness.
         let _ = std::fs::remove_file(dir.join("clouds.yaml"));
     }
+    // The OVS/OVN daemons of `up`. Dropped on an early error, the chassis
+    // stops them itself.
+    let chassis = match chassis {
+        Some(config) => {
+            let c = neutrino_chassis::Chassis::start(config)
+                .await
+                .context("cannot start the data plane (--no-data-plane runs without)")?;
+            if settings.ovn_nb.is_none() {
+                settings.ovn_nb = Some(c.nb().to_string());
+                settings.ovn_sb = Some(c.sb().to_string());
+            }
+            Some(c)
+        }
+        None => None,
+    };
 
     let db = Db::connect(&settings.database_url).await.with_context(|| {
         format!(
@@ -201,6 +221,10 @@ async fn run(settings: Settings, data_dir: Option<&Path>) -> anyhow::Result<()> 
     let _ = infra_dns.await;
     for task in dataplane {
         let _ = task.await;
+    }
+    // Also removes ovn.env, which, like clouds.yaml, means "running".
+    if let Some(c) = chassis {
+        c.shutdown().await?;
     }
     db.close().await;
     tracing::info!("stopped");

@@ -89,7 +89,14 @@ impl Server {
     /// mtime: a freed inode may be reused).
     fn up(dir: &Path, log: &Path, ports: (u16, u16), extra: &[&str]) -> Result<Server> {
         use std::os::unix::fs::MetadataExt;
-        let mut args = vec!["up", "--data-dir", dir.to_str().context("data dir path")?];
+        // No OVS/OVN: these tests carry no packets and must not need the
+        // host-wide userspace datapath.
+        let mut args = vec![
+            "up",
+            "--no-data-plane",
+            "--data-dir",
+            dir.to_str().context("data dir path")?,
+        ];
         args.extend_from_slice(extra);
         let clouds = dir.join("clouds.yaml");
         let inode = |p: &Path| {
@@ -1236,7 +1243,12 @@ async fn e2e_up_lifecycle() -> Result<()> {
         tmp.path(),
         &second_log,
         ports,
-        &["up", "--data-dir", dir.to_str().context("dir")?],
+        &[
+            "up",
+            "--no-data-plane",
+            "--data-dir",
+            dir.to_str().context("dir")?,
+        ],
     )?;
     let status = wait_exit(second.child, Duration::from_secs(30))?;
     let err = std::fs::read_to_string(&second_log)?;

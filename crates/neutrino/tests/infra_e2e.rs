@@ -42,7 +42,7 @@ impl Up {
             b = free_tcp_port();
         }
         let mut cmd = neutrino(dir.path());
-        cmd.args(["up", "--data-dir"])
+        cmd.args(["up", "--no-data-plane", "--data-dir"])
             .arg(&data)
             .arg("--identity-listen")
             .arg(format!("127.0.0.1:{a}"))

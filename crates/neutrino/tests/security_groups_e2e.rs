@@ -38,7 +38,7 @@ impl Up {
                 cmd.env_remove(k);
             }
         }
-        cmd.args(["up", "--data-dir"])
+        cmd.args(["up", "--no-data-plane", "--data-dir"])
             .arg(&data)
             .arg("--identity-listen")
             .arg(format!("127.0.0.1:{a}"))
