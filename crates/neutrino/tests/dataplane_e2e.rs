@@ -478,9 +478,11 @@ fn e2e_dataplane_document_000_management_network() -> Result<()> {
         )?;
 
         // Router ports are up as soon as OVN has the router.
-        wait_until("lb-mgmt-router-port to be ACTIVE", Duration::from_secs(30), || {
-            Ok(up.json(&["port", "show", "lb-mgmt-router-port"])?["status"] == "ACTIVE")
-        })?;
+        wait_until(
+            "lb-mgmt-router-port to be ACTIVE",
+            Duration::from_secs(30),
+            || Ok(up.json(&["port", "show", "lb-mgmt-router-port"])?["status"] == "ACTIVE"),
+        )?;
 
         // Ping both ways, TCP 9443 without SNAT.
         wait_until(
