@@ -14,6 +14,9 @@
 //!   creates up to `--concurrent` + `--single` ports and times a full audit
 //!   (NB in sync, and NB empty).
 //!
+//! - `plug`: `neutrino up` with its data plane; the time from
+//!   `neutrino port plug` to the port reading ACTIVE (root needed).
+//!
 //! Run it against a release build:
 //! `cargo build --release -p neutrino -p neutrino-bench &&
 //!  target/release/neutrino-bench --neutrino target/release/neutrino --database-url sqlite`
@@ -31,6 +34,7 @@ use neutrino_testkit::{ChildGuard, free_tcp_port, wait_for_tcp};
 use serde_json::{Value, json};
 
 mod ovn;
+mod plug;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Scenario {
@@ -40,6 +44,8 @@ enum Scenario {
     L3,
     /// API create → row in the OVN NB (1,000 ports), full audit at 10,000 ports.
     Ovn,
+    /// `neutrino up` with its data plane: `port plug` → ACTIVE (`--plugs` ports).
+    Plug,
 }
 
 #[derive(Parser, Debug)]
@@ -69,6 +75,9 @@ struct Args {
     /// `l3`: security group rules per client count, all on one group.
     #[arg(long, default_value_t = 1000)]
     rules: usize,
+    /// `plug`: ports plugged one after the other.
+    #[arg(long, default_value_t = 50)]
+    plugs: usize,
 }
 
 struct Api {
@@ -314,6 +323,11 @@ fn rss_kib(pid: u32) -> anyhow::Result<u64> {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let dir = tempfile_dir()?;
+    if args.scenario == Scenario::Plug {
+        let r = plug::run(&args.neutrino, &dir, args.plugs).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        return r;
+    }
     let db_url = if args.database_url == "sqlite" {
         format!("sqlite://{}/bench.db?mode=rwc", dir.display())
     } else {
@@ -382,7 +396,7 @@ async fn main() -> anyhow::Result<()> {
     // The loads are beyond the default quotas (500 ports, 10 routers, 100
     // rules...); lift them, as an operator running this load would.
     let lifted = match args.scenario {
-        Scenario::Ports | Scenario::Ovn => json!({"port": -1}),
+        Scenario::Ports | Scenario::Ovn | Scenario::Plug => json!({"port": -1}),
         Scenario::L3 => json!({"router": -1, "network": -1, "subnet": -1, "port": -1,
                                "security_group_rule": -1}),
     };
