@@ -381,7 +381,6 @@ pub fn router(r: &Router, input: &RouterInputs<'_>) -> DesiredRouter {
                 if let Some(mode) = &s.ipv6_ra_mode {
                     ra.push(("address_mode", mode.replace('-', "_")));
                     ra.push(("send_periodic", "true".into()));
-                    ra.push(("mtu", "1500".into()));
                 }
             }
         }
@@ -515,5 +514,189 @@ pub fn drop_group() -> DesiredGroup {
             .with("name", DROP_PORT_GROUP)
             .with("external_ids", Value::empty_map()),
         acls: drop_acls().iter().map(acl_row).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use neutrino_types::model::{AddressPair, FixedIp, HostRoute};
+
+    fn net(kind: &str, physnet: Option<&str>, seg: Option<i64>) -> Network {
+        Network {
+            id: "n1".into(),
+            project_id: "p".into(),
+            name: "net".into(),
+            description: String::new(),
+            admin_state_up: true,
+            shared: false,
+            router_external: false,
+            mtu: 1442,
+            status: "ACTIVE".into(),
+            network_type: kind.into(),
+            physical_network: physnet.map(Into::into),
+            segmentation_id: seg,
+            availability_zone_hints: vec![],
+            port_security_enabled: true,
+            dns_domain: String::new(),
+            revision_number: 1,
+            created_at: String::new(),
+            updated_at: String::new(),
+            tags: vec![],
+            subnets: vec![],
+            access: vec![],
+        }
+    }
+
+    fn subnet(cidr: &str, gw: Option<&str>) -> Subnet {
+        Subnet {
+            id: "0a1b2c3d-0000-0000-0000-000000000000".into(),
+            project_id: "p".into(),
+            network_id: "n1".into(),
+            name: String::new(),
+            description: String::new(),
+            ip_version: 4,
+            cidr: cidr.into(),
+            gateway_ip: gw.map(Into::into),
+            allocation_pools: vec![],
+            dns_nameservers: vec![],
+            host_routes: vec![],
+            enable_dhcp: true,
+            ipv6_ra_mode: None,
+            ipv6_address_mode: None,
+            dns_publish_fixed_ip: false,
+            revision_number: 1,
+            created_at: String::new(),
+            updated_at: String::new(),
+            tags: vec![],
+        }
+    }
+
+    fn port(security: bool) -> Port {
+        Port {
+            id: "p1".into(),
+            project_id: "p".into(),
+            network_id: "n1".into(),
+            name: String::new(),
+            description: String::new(),
+            admin_state_up: true,
+            mac_address: "fa:16:3e:00:00:01".into(),
+            fixed_ips: vec![FixedIp {
+                subnet_id: "0a1b2c3d-0000-0000-0000-000000000000".into(),
+                ip_address: "10.0.0.5".into(),
+            }],
+            device_id: String::new(),
+            device_owner: String::new(),
+            status: "DOWN".into(),
+            binding_host_id: String::new(),
+            binding_vif_type: "unbound".into(),
+            binding_vnic_type: "normal".into(),
+            binding_profile: serde_json::json!({}),
+            binding_vif_details: serde_json::json!({}),
+            port_security_enabled: security,
+            security_groups: if security {
+                vec!["sg-1".into()]
+            } else {
+                vec![]
+            },
+            allowed_address_pairs: vec![AddressPair {
+                ip_address: "10.0.0.100".into(),
+                mac_address: "fa:16:3e:00:00:01".into(),
+            }],
+            dns_name: String::new(),
+            revision_number: 1,
+            created_at: String::new(),
+            updated_at: String::new(),
+            tags: vec![],
+        }
+    }
+
+    #[test]
+    fn vlan_networks_get_a_tagged_localnet_port_and_tenant_networks_none() {
+        let d = switch(&net("vlan", Some("physnet1"), Some(120)), &[]);
+        let l = d.localnet.expect("localnet");
+        assert_eq!(l.int("tag"), Some(120));
+        assert_eq!(l.string_map("options")["network_name"], "physnet1");
+        assert!(
+            switch(&net("geneve", None, Some(7)), &[])
+                .localnet
+                .is_none()
+        );
+        let flat = switch(&net("flat", Some("octavia"), None), &[])
+            .localnet
+            .expect("flat");
+        assert!(flat.get("tag").is_some_and(|t| t.is_empty()));
+    }
+
+    #[test]
+    fn dhcp_routes_and_the_gatewayless_server() {
+        let mut s = subnet("172.24.0.0/16", None);
+        s.host_routes = vec![HostRoute {
+            destination: "172.23.0.0/24".into(),
+            nexthop: "172.24.1.89".into(),
+        }];
+        let o = dhcp_options(&net("geneve", None, None), &s)
+            .expect("dhcp")
+            .string_map("options");
+        assert_eq!(o["server_id"], GATEWAYLESS_DHCP_SERVER);
+        assert_eq!(o["classless_static_route"], "{172.23.0.0/24,172.24.1.89}");
+        assert!(!o.contains_key("router"));
+        assert_eq!(o["mtu"], "1442");
+        let mut s = subnet("10.0.0.0/24", Some("10.0.0.1"));
+        s.host_routes = vec![HostRoute {
+            destination: "10.1.0.0/16".into(),
+            nexthop: "10.0.0.254".into(),
+        }];
+        let o = dhcp_options(&net("geneve", None, None), &s)
+            .expect("dhcp")
+            .string_map("options");
+        assert_eq!(o["router"], "10.0.0.1");
+        assert_eq!(
+            o["classless_static_route"],
+            "{10.1.0.0/16,10.0.0.254, 0.0.0.0/0,10.0.0.1}"
+        );
+        s.enable_dhcp = false;
+        assert!(dhcp_options(&net("geneve", None, None), &s).is_none());
+    }
+
+    #[test]
+    fn port_security_decides_addresses_and_groups() {
+        let subnets = [subnet("10.0.0.0/24", Some("10.0.0.1"))];
+        let on = super::port(&port(true), &subnets).expect("lsp");
+        assert_eq!(
+            on.row.strings("addresses"),
+            vec!["fa:16:3e:00:00:01 10.0.0.5"]
+        );
+        let mut sec = on.row.strings("port_security");
+        sec.sort();
+        assert_eq!(
+            sec,
+            vec!["fa:16:3e:00:00:01 10.0.0.100", "fa:16:3e:00:00:01 10.0.0.5"]
+        );
+        assert_eq!(
+            on.port_groups,
+            vec![DROP_PORT_GROUP.to_string(), port_group_name("sg-1")]
+        );
+        assert_eq!(
+            on.dhcpv4_subnet.as_deref(),
+            Some("0a1b2c3d-0000-0000-0000-000000000000")
+        );
+        assert_eq!(on.row.string_map("external_ids")[KEY_CIDRS], "10.0.0.5/24");
+
+        let off = super::port(&port(false), &subnets).expect("lsp");
+        assert!(
+            off.row
+                .strings("addresses")
+                .contains(&"unknown".to_string())
+        );
+        assert!(off.row.strings("port_security").is_empty());
+        assert!(off.port_groups.is_empty());
+
+        let mut fip = port(true);
+        fip.device_owner = neutrino_types::DEVICE_OWNER_FLOATINGIP.into();
+        assert!(
+            super::port(&fip, &subnets).is_none(),
+            "floating IP ports have no LSP"
+        );
     }
 }

@@ -345,8 +345,9 @@ fn build(
                 plan.router(&router_name(id), None);
             }
         }
+        let live_groups: HashSet<String> = w.groups.keys().map(|g| port_group_name(g)).collect();
         for name in idx.port_groups.keys() {
-            if name.starts_with("pg_") && !w.groups.keys().any(|g| port_group_name(g) == *name) {
+            if name.starts_with("pg_") && !live_groups.contains(*name) {
                 plan.group(name, None);
             }
         }
@@ -387,7 +388,7 @@ pub async fn run(
         if *stop.borrow() {
             break;
         }
-        let now = chrono_now();
+        let now = unix_now();
         match ovn::take_lease(&syncer.db, &holder, now, ttl).await {
             Ok(true) => {
                 if !leader {
@@ -450,7 +451,7 @@ async fn sleep_or_stop(stop: &mut tokio::sync::watch::Receiver<bool>, d: Duratio
     }
 }
 
-fn chrono_now() -> i64 {
+fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
