@@ -524,3 +524,172 @@ async fn an_audit_repairs_what_changed_behind_our_back() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extra_routes_ipv6_modes_and_remote_groups_reach_the_northbound() {
+    for c in backends().await {
+        let o = ovn(&c).await;
+        let a = &c.admin;
+        let net = c.network(a, "v6-net").await;
+        let v4 = c.subnet(a, &net, "10.30.0.0/24", json!({})).await;
+        let slaac = c
+            .subnet(
+                a,
+                &net,
+                "2001:db8:1::/64",
+                json!({"ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"}),
+            )
+            .await;
+        let stateful = c
+            .subnet(
+                a,
+                &net,
+                "2001:db8:2::/64",
+                json!({"ipv6_ra_mode": "dhcpv6-stateful",
+                "ipv6_address_mode": "dhcpv6-stateful"}),
+            )
+            .await;
+        let router = c.create(a, "router", json!({"name": "r6"})).await;
+        let rid = router["id"].as_str().unwrap();
+        for s in [&v4, &slaac] {
+            let (st, b) = c
+                .call(
+                    "PUT",
+                    &format!("/v2.0/routers/{rid}/add_router_interface"),
+                    a,
+                    Some(json!({"subnet_id": s["id"]})),
+                )
+                .await;
+            assert_eq!(st, 200, "{b}");
+        }
+        let (st, b) = c
+            .call(
+                "PUT",
+                &format!("/v2.0/routers/{rid}"),
+                a,
+                Some(json!({"router": {"routes": [
+                {"destination": "10.99.0.0/24", "nexthop": "10.30.0.5"}]}})),
+            )
+            .await;
+        assert_eq!(st, 200, "{b}");
+        // A stateless group whose rule admits members of another group.
+        let (st, b) = c
+            .call(
+                "POST",
+                "/v2.0/security-groups",
+                a,
+                Some(json!({"security_group": {"name": "peers"}})),
+            )
+            .await;
+        assert_eq!(st, 201, "{b}");
+        let peers = b["security_group"]["id"].as_str().unwrap().to_string();
+        let (st, b) = c
+            .call(
+                "POST",
+                "/v2.0/security-groups",
+                a,
+                Some(json!({"security_group": {"name": "web", "stateful": false}})),
+            )
+            .await;
+        assert_eq!(st, 201, "{b}");
+        let web = b["security_group"]["id"].as_str().unwrap().to_string();
+        let (st, b) = c
+            .call("POST", "/v2.0/security-group-rules", a, Some(json!({"security_group_rule": {
+                "security_group_id": web, "direction": "ingress", "ethertype": "IPv6",
+                "protocol": "tcp", "port_range_min": 80, "port_range_max": 80, "remote_group_id": peers}})))
+            .await;
+        assert_eq!(st, 201, "{b}");
+        let rule_id = b["security_group_rule"]["id"].as_str().map(String::from);
+        let port = c
+            .create(
+                a,
+                "port",
+                json!({"network_id": net["id"], "security_groups": [web],
+                "fixed_ips": [{"subnet_id": stateful["id"]}]}),
+            )
+            .await;
+
+        o.syncer.audit().await.expect("audit");
+        let r = o.nb_session.replica();
+        let lr = find(&r, "Logical_Router", &format!("neutron-{rid}")).expect("router");
+        let routes: Vec<(String, String)> = lr
+            .uuids("static_routes")
+            .iter()
+            .filter_map(|u| r.get("Logical_Router_Static_Route", *u))
+            .map(|s| {
+                (
+                    s.str("ip_prefix").unwrap().to_string(),
+                    s.str("nexthop").unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            routes,
+            vec![("10.99.0.0/24".to_string(), "10.30.0.5".to_string())]
+        );
+        let ra: Vec<_> = lr
+            .uuids("ports")
+            .iter()
+            .filter_map(|u| r.get("Logical_Router_Port", *u))
+            .map(|p| p.string_map("ipv6_ra_configs"))
+            .filter(|m| !m.is_empty())
+            .collect();
+        assert_eq!(ra.len(), 1, "the SLAAC interface advertises: {ra:?}");
+        assert_eq!(ra[0].get("address_mode").map(String::as_str), Some("slaac"));
+
+        let sid = stateful["id"].as_str().unwrap();
+        let v6 = r
+            .find("DHCP_Options", |d| {
+                d.string_map("external_ids")
+                    .get("subnet_id")
+                    .map(String::as_str)
+                    == Some(sid)
+            })
+            .expect("DHCPv6 options of the stateful subnet");
+        assert_eq!(v6.str("cidr"), Some("2001:db8:2::/64"));
+        assert!(v6.string_map("options").contains_key("server_id"));
+        let slaac_id = slaac["id"].as_str().unwrap();
+        assert!(
+            r.find("DHCP_Options", |d| d
+                .string_map("external_ids")
+                .get("subnet_id")
+                .map(String::as_str)
+                == Some(slaac_id))
+                .is_none(),
+            "SLAAC needs no DHCPv6"
+        );
+        let lsp = find(&r, "Logical_Switch_Port", port["id"].as_str().unwrap()).expect("port");
+        assert_eq!(lsp.uuids("dhcpv6_options"), vec![v6.uuid().unwrap()]);
+
+        let pg =
+            find(&r, "Port_Group", &format!("pg_{}", web.replace('-', "_"))).expect("web group");
+        let acls: Vec<&Row> = pg
+            .uuids("acls")
+            .iter()
+            .filter_map(|u| r.get("ACL", *u))
+            .collect();
+        // The two default egress rules plus ours.
+        assert_eq!(acls.len(), 3);
+        assert!(
+            acls.iter()
+                .all(|a| a.str("action") == Some("allow-stateless"))
+        );
+        let ours = acls
+            .iter()
+            .find(|a| {
+                a.string_map("external_ids")
+                    .get("neutron:security_group_rule_id")
+                    .map(String::as_str)
+                    == rule_id.as_deref()
+            })
+            .expect("the rule's ACL");
+        assert_eq!(
+            ours.str("match").map(String::from),
+            Some(format!(
+                "outport == @pg_{} && ip6 && ip6.src == $pg_{}_ip6 && tcp && tcp.dst == 80",
+                web.replace('-', "_"),
+                peers.replace('-', "_")
+            ))
+        );
+    }
+}
