@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use neutrino_ipam::{IpNet, Mac};
 use neutrino_store::Tx;
 use neutrino_store::ports as store;
-use neutrino_store::subnets::{self as subnets, StoredPool};
+use neutrino_store::subnets::{self as subnets, PoolsBySubnet, StoredPool};
 use neutrino_types::model::{FixedIp, Subnet};
 use neutrino_types::{ApiError, ROUTER_INTERFACE_OWNERS};
 use rand::Rng;
@@ -97,6 +97,24 @@ pub struct PortAddressing<'a> {
     pub network_id: &'a str,
     pub device_owner: &'a str,
     pub mac: &'a Mac,
+    /// The stored pools of the network's subnets, as read with them
+    /// ([`subnets::for_network_with_pools_tx`]).
+    pub pools: &'a PoolsBySubnet,
+}
+
+/// Orders a port's addresses as the store returns them (by offset in their
+/// subnet, then address), so an answer built from a request's own data
+/// matches a later read.
+pub fn sort_as_stored(ips: &mut [FixedIp], subnets_on_net: &[Subnet]) {
+    ips.sort_by_cached_key(|f| {
+        let offset = subnets_on_net
+            .iter()
+            .find(|s| s.id == f.subnet_id)
+            .and_then(|s| cidr_of(s).ok())
+            .zip(f.ip_address.parse::<IpAddr>().ok())
+            .and_then(|(cidr, ip)| neutrino_ipam::offset_of(&cidr, ip));
+        (offset, f.ip_address.clone())
+    });
 }
 
 impl PortAddressing<'_> {
@@ -151,9 +169,16 @@ impl PortAddressing<'_> {
                 .map(Some);
         }
         let cidr = cidr_of(subnet)?;
-        let pools: Vec<StoredPool> = subnets::pools_tx(tx, &subnet.id).await.map_err(internal)?;
+        let fetched: Vec<StoredPool>;
+        let pools: &[StoredPool] = match self.pools.get(&subnet.id) {
+            Some(p) => p,
+            None => {
+                fetched = subnets::pools_tx(tx, &subnet.id).await.map_err(internal)?;
+                &fetched
+            }
+        };
         let lowest = self.device_owner.starts_with("network:");
-        for pool in &pools {
+        for pool in pools {
             // A lost race (another server took the address between our
             // read and our insert) just means trying again.
             for _ in 0..16 {
@@ -164,7 +189,14 @@ impl PortAddressing<'_> {
                     let hi = pool
                         .last_offset
                         .min(pool.first_offset.saturating_add(1 << 24));
-                    rand::rng().random_range(pool.first_offset..=hi)
+                    let base = rand::rng().random_range(pool.first_offset..=hi);
+                    // The random start is usually free, and then it is the
+                    // answer the search below would give: try it first,
+                    // one statement instead of two.
+                    if let Some(got) = self.try_offset(tx, subnet, &cidr, base).await? {
+                        return Ok(Some(got));
+                    }
+                    base
                 };
                 let mut found = store::next_free_offset(tx, &subnet.id, base, pool.last_offset)
                     .await
@@ -175,17 +207,29 @@ impl PortAddressing<'_> {
                         .map_err(internal)?;
                 }
                 let Some(offset) = found else { break };
-                let ip = neutrino_ipam::addr_at(&cidr, offset)
-                    .ok_or_else(|| ApiError::internal("offset outside subnet"))?;
-                if self.record(tx, subnet, ip).await? {
-                    return Ok(Some(FixedIp {
-                        subnet_id: subnet.id.clone(),
-                        ip_address: ip.to_string(),
-                    }));
+                if let Some(got) = self.try_offset(tx, subnet, &cidr, offset).await? {
+                    return Ok(Some(got));
                 }
             }
         }
         Ok(None)
+    }
+
+    /// Records the address at `offset` in `subnet` for this port; `None`
+    /// when another port holds it.
+    async fn try_offset(
+        &self,
+        tx: &mut Tx,
+        subnet: &Subnet,
+        cidr: &IpNet,
+        offset: i64,
+    ) -> Result<Option<FixedIp>, ApiError> {
+        let ip = neutrino_ipam::addr_at(cidr, offset)
+            .ok_or_else(|| ApiError::internal("offset outside subnet"))?;
+        Ok(self.record(tx, subnet, ip).await?.then(|| FixedIp {
+            subnet_id: subnet.id.clone(),
+            ip_address: ip.to_string(),
+        }))
     }
 
     /// Resolves and records the addresses of a new port. `requested` is

@@ -190,20 +190,7 @@ async fn list_from_cache(st: &AppState, caller: &Caller, q: &PortQuery) -> ApiRe
             .retain(&wanted.iter().map(|(id, _)| id.as_str()).collect());
     }
     let parts: Vec<std::sync::Arc<str>> = out.into_iter().flatten().collect();
-    let mut body = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum::<usize>() + 16);
-    body.push_str("{\"ports\":[");
-    for (i, p) in parts.iter().enumerate() {
-        if i > 0 {
-            body.push(',');
-        }
-        body.push_str(p);
-    }
-    body.push_str("]}");
-    Ok((
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response())
+    Ok(crate::view_cache::json_list_body("ports", parts))
 }
 
 /// A port the caller may see: its own, or one on a network it owns.
@@ -421,12 +408,13 @@ fn check_tags(tags: &[String]) -> Result<(), ApiError> {
     crate::tags::validate(tags)
 }
 
+/// Validates and writes one port; returns it as stored.
 async fn create_one(
     st: &AppState,
     caller: &Caller,
     tx: &mut Tx,
     m: &Map<String, Value>,
-) -> Result<String, ApiError> {
+) -> Result<Port, ApiError> {
     body::check_attrs(m, ATTRS, true)?;
     caller.require_write("create_port")?;
     let network_id = match m.get("network_id") {
@@ -445,16 +433,35 @@ async fn create_one(
     };
     body::check_uuid("network_id", &network_id)?;
     binding_attrs_policy(caller, m, "create_port")?;
-    let net: Network = match neutrino_store::networks::get_tx(tx, &network_id)
+    // The network, and what else of the port's project this create reads
+    // (default group, quota override), in one statement: on SQLite every
+    // statement here is time the write lock is held. A bad project_id is
+    // reported below, after the network checks, as before.
+    let ctx_project = body::project_of(m)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| caller.project_id());
+    let ctx = neutrino_store::networks::port_create_context_tx(tx, &network_id, &ctx_project)
         .await
-        .map_err(internal)?
-    {
-        Some(n) if caller.owns(&n.project_id) || n.shared_for(&caller.project_id()) => n,
-        Some(n) if caller.sees(&n) => return Err(ApiError::policy_not_authorized("create_port")),
+        .map_err(internal)?;
+    let (net, mut known_default, mut port_quota): (Network, _, _) = match ctx {
+        Some(c)
+            if caller.owns(&c.network.project_id) || c.network.shared_for(&caller.project_id()) =>
+        {
+            (c.network, c.default_security_group, Some(c.port_quota))
+        }
+        Some(c) if caller.sees(&c.network) => {
+            return Err(ApiError::policy_not_authorized("create_port"));
+        }
         _ => return Err(ApiError::network_not_found(&network_id)),
     };
     let net_owner = caller.owns(&net.project_id);
     let project = body::project_of(m)?.unwrap_or_else(|| caller.project_id());
+    if project != ctx_project {
+        // Cannot happen (same request, same function); stay exact anyway.
+        known_default = None;
+        port_quota = None;
+    }
     if !caller.owns(&project) {
         return Err(body::foreign_project());
     }
@@ -506,6 +513,7 @@ async fn create_one(
         groups,
         port_security,
         &device_owner,
+        known_default,
     )
     .await?;
     let host = body::opt_string(m, "binding:host_id", 255)?.unwrap_or_default();
@@ -541,7 +549,12 @@ async fn create_one(
 
     // The MAC: a requested one must be free; a generated one is retried
     // until the unique index accepts it.
-    crate::quotas::enforce(st, tx, &port.project_id, "port", 1).await?;
+    match port_quota {
+        Some(over) => {
+            crate::quotas::enforce_with_override(st, tx, &port.project_id, "port", 1, over).await?
+        }
+        None => crate::quotas::enforce(st, tx, &port.project_id, "port", 1).await?,
+    }
     let mut mac = requested_mac
         .unwrap_or_else(|| Mac::random_with_prefix(st.config.mac_prefix, &mut rand::rng()));
     loop {
@@ -563,18 +576,21 @@ async fn create_one(
         }
         mac = Mac::random_with_prefix(st.config.mac_prefix, &mut rand::rng());
     }
-    let subnets_on_net = neutrino_store::subnets::for_network_tx(tx, &network_id)
-        .await
-        .map_err(internal)?;
+    let (subnets_on_net, pools) =
+        neutrino_store::subnets::for_network_with_pools_tx(tx, &network_id)
+            .await
+            .map_err(internal)?;
     let addressing = PortAddressing {
         port_id: &port.id,
         network_id: &network_id,
         device_owner: &port.device_owner,
         mac: &mac,
+        pools: &pools,
     };
-    addressing
+    port.fixed_ips = addressing
         .allocate(tx, &subnets_on_net, requested_ips.as_deref())
         .await?;
+    fixed_ips::sort_as_stored(&mut port.fixed_ips, &subnets_on_net);
     // A new port has no bindings or tags to replace: only add (this is
     // the serialised write path on SQLite, so every statement counts).
     store::add_security_groups(tx, &port.id, &groups)
@@ -585,7 +601,7 @@ async fn create_one(
             .await
             .map_err(internal)?;
     }
-    Ok(port.id)
+    Ok(port)
 }
 
 async fn create(
@@ -595,16 +611,23 @@ async fn create(
 ) -> ApiResult<Response> {
     let (items, bulk) = body::items(body::parse_json(&raw)?, "port", "ports", true)?;
     let mut tx = st.db.begin().await?;
-    let mut ids = Vec::new();
+    let mut ports = Vec::new();
     for m in &items {
-        ids.push(create_one(&st, &caller, &mut tx, m).await?);
+        ports.push(create_one(&st, &caller, &mut tx, m).await?);
     }
     tx.commit().await?;
+    // The answer is what this transaction wrote, not a fresh read: a new
+    // port's row, addresses, groups and tags are exactly the values bound
+    // above (revision 1, addresses in stored order). Lists of several
+    // groups or tags are read back, because the database's collation
+    // orders them.
     let mut out = Vec::new();
-    for id in &ids {
-        let p = store::get(&st.db, id)
-            .await?
-            .ok_or_else(|| ApiError::port_not_found(id))?;
+    for mut p in ports {
+        if p.security_groups.len() > 1 || p.tags.len() > 1 {
+            p = store::get(&st.db, &p.id)
+                .await?
+                .ok_or_else(|| ApiError::port_not_found(&p.id))?;
+        }
         out.push(Value::Object(views::port(
             &p,
             &caller,
@@ -739,8 +762,8 @@ async fn update(
         if req.iter().any(|r| r.ip_address.is_some()) && !net_owner {
             return Err(ApiError::policy_not_authorized("update_port:fixed_ips:ip_address").into());
         }
-        let subnets_on_net =
-            neutrino_store::subnets::for_network_tx(&mut tx, &p.network_id).await?;
+        let (subnets_on_net, pools) =
+            neutrino_store::subnets::for_network_with_pools_tx(&mut tx, &p.network_id).await?;
         let mac: Mac = p
             .mac_address
             .parse()
@@ -750,6 +773,7 @@ async fn update(
             network_id: &p.network_id,
             device_owner: &p.device_owner,
             mac: &mac,
+            pools: &pools,
         };
         addressing
             .reallocate(&mut tx, &subnets_on_net, &p.fixed_ips, &req, true)

@@ -56,10 +56,23 @@ pub async fn enforce(
     resource: &str,
     n: i64,
 ) -> Result<(), ApiError> {
-    let limit = match store::override_tx(tx, project, resource)
+    let over = store::override_tx(tx, project, resource)
         .await
-        .map_err(internal)?
-    {
+        .map_err(internal)?;
+    enforce_with_override(st, tx, project, resource, n, over).await
+}
+
+/// [`enforce`] with the project's override for `resource` already read in
+/// this transaction (`None`: no override).
+pub async fn enforce_with_override(
+    st: &AppState,
+    tx: &mut Tx,
+    project: &str,
+    resource: &str,
+    n: i64,
+    over: Option<i64>,
+) -> Result<(), ApiError> {
+    let limit = match over {
         Some(l) => l,
         None => st.config.quotas.get(resource).copied().unwrap_or(-1),
     };

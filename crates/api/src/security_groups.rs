@@ -428,6 +428,9 @@ async fn ensure_default_for_list(
 /// exist and be usable by the port's project), or else the project's
 /// default group, unless port security is off or Neutron owns the port
 /// (`network:*` device owners get no groups).
+///
+/// `known_default` is the project's default group if this transaction has
+/// already read it (`None`: not read, or none yet).
 pub async fn groups_for_new_port(
     tx: &mut Tx,
     caller: &Caller,
@@ -435,6 +438,7 @@ pub async fn groups_for_new_port(
     requested: Option<Vec<String>>,
     port_security: bool,
     device_owner: &str,
+    known_default: Option<String>,
 ) -> Result<Vec<String>, ApiError> {
     match requested {
         Some(groups) if port_security => {
@@ -443,9 +447,10 @@ pub async fn groups_for_new_port(
         }
         // Port security off: the port's own check refuses any group.
         Some(groups) => Ok(groups),
-        None if port_security && !device_owner.starts_with("network:") => {
-            Ok(vec![ensure_default(tx, project_id).await?])
-        }
+        None if port_security && !device_owner.starts_with("network:") => match known_default {
+            Some(id) => Ok(vec![id]),
+            None => Ok(vec![ensure_default(tx, project_id).await?]),
+        },
         None => Ok(Vec::new()),
     }
 }

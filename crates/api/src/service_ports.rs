@@ -66,7 +66,7 @@ pub async fn create(st: &AppState, tx: &mut Tx, sp: &ServicePort<'_>) -> Result<
             break;
         }
     }
-    let subnets = neutrino_store::subnets::for_network_tx(tx, sp.network_id)
+    let (subnets, pools) = neutrino_store::subnets::for_network_with_pools_tx(tx, sp.network_id)
         .await
         .map_err(internal)?;
     let addressing = PortAddressing {
@@ -74,6 +74,7 @@ pub async fn create(st: &AppState, tx: &mut Tx, sp: &ServicePort<'_>) -> Result<
         network_id: sp.network_id,
         device_owner: sp.device_owner,
         mac: &mac,
+        pools: &pools,
     };
     port.fixed_ips = addressing.allocate(tx, &subnets, sp.fixed_ips).await?;
     Ok(port)
@@ -86,7 +87,7 @@ pub async fn readdress(
     port: &Port,
     requested: &[Requested],
 ) -> Result<Vec<FixedIp>, ApiError> {
-    let subnets = neutrino_store::subnets::for_network_tx(tx, &port.network_id)
+    let (subnets, pools) = neutrino_store::subnets::for_network_with_pools_tx(tx, &port.network_id)
         .await
         .map_err(internal)?;
     let mac: Mac = port
@@ -98,6 +99,7 @@ pub async fn readdress(
         network_id: &port.network_id,
         device_owner: &port.device_owner,
         mac: &mac,
+        pools: &pools,
     };
     let new = addressing
         .reallocate(tx, &subnets, &port.fixed_ips, requested, false)

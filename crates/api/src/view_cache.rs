@@ -74,3 +74,104 @@ impl PortViews {
             .retain(|id, _| live.contains(id.as_str()));
     }
 }
+
+/// How much of a cached list body is put together at a time.
+const CHUNK: usize = 64 * 1024;
+
+/// `{"<key>":[a,b,...]}` from rendered items, as a response body that is
+/// assembled in [`CHUNK`]-sized pieces while it is sent: a list of 10,000
+/// ports never exists as one 10 MB string, whose peak the allocator would
+/// keep long after the response is gone.
+pub fn json_list_body(key: &str, parts: Vec<Arc<str>>) -> axum::response::Response {
+    let head = format!("{{\"{key}\":[");
+    let len = head.len()
+        + parts.iter().map(|p| p.len()).sum::<usize>()
+        + parts.len().saturating_sub(1)
+        + 2;
+    let chunks = JsonListChunks {
+        head: Some(head),
+        parts: parts.into_iter().enumerate(),
+        done: false,
+    };
+    let stream = futures::stream::iter(chunks.map(Ok::<_, std::convert::Infallible>));
+    axum::response::Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, "application/json")
+        .header(axum::http::header::CONTENT_LENGTH, len)
+        .body(axum::body::Body::from_stream(stream))
+        .expect("static headers are valid")
+}
+
+struct JsonListChunks {
+    head: Option<String>,
+    parts: std::iter::Enumerate<std::vec::IntoIter<Arc<str>>>,
+    done: bool,
+}
+
+impl Iterator for JsonListChunks {
+    type Item = axum::body::Bytes;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let mut buf = self.head.take().unwrap_or_default();
+        buf.reserve(CHUNK);
+        while buf.len() < CHUNK {
+            match self.parts.next() {
+                Some((i, part)) => {
+                    if i > 0 {
+                        buf.push(',');
+                    }
+                    buf.push_str(&part);
+                }
+                None => {
+                    buf.push_str("]}");
+                    self.done = true;
+                    break;
+                }
+            }
+        }
+        Some(buf.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body_of(parts: &[&str]) -> (String, usize, usize) {
+        let chunks = JsonListChunks {
+            head: Some("{\"ports\":[".to_string()),
+            parts: parts
+                .iter()
+                .map(|p| Arc::<str>::from(*p))
+                .collect::<Vec<_>>()
+                .into_iter()
+                .enumerate(),
+            done: false,
+        };
+        let pieces: Vec<axum::body::Bytes> = chunks.collect();
+        let n = pieces.len();
+        let max = pieces.iter().map(|b| b.len()).max().unwrap_or(0);
+        let all: Vec<u8> = pieces.concat();
+        (String::from_utf8(all).unwrap(), n, max)
+    }
+
+    #[test]
+    fn empty_list_is_valid_json() {
+        let (body, n, _) = body_of(&[]);
+        assert_eq!(body, "{\"ports\":[]}");
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn items_are_comma_separated_across_chunks() {
+        let item = format!("{{\"id\":\"{}\"}}", "x".repeat(1000));
+        let items: Vec<&str> = std::iter::repeat_n(item.as_str(), 300).collect();
+        let (body, n, max) = body_of(&items);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["ports"].as_array().unwrap().len(), 300);
+        assert!(n > 1, "300 KB come in several chunks, got {n}");
+        assert!(max < CHUNK + 2 * item.len(), "chunk of {max} bytes");
+    }
+}

@@ -307,16 +307,33 @@ async fn l3(api: &Arc<Api>, args: &Args, backend: &str) -> anyhow::Result<()> {
 }
 
 fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    status_kib(pid, "VmRSS")
+}
+
+/// A `kB` field of `/proc/PID/status`.
+fn status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .context("no VmRSS")?;
+        .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))
+        .with_context(|| format!("no {field}"))?;
     Ok(line
         .split_whitespace()
         .nth(1)
-        .context("bad VmRSS")?
+        .with_context(|| format!("bad {field}"))?
         .parse()?)
+}
+
+/// VmRSS, and how much of it is anonymous memory (heap) rather than
+/// mapped files (the binary's own pages).
+fn rss_breakdown(pid: u32) -> anyhow::Result<String> {
+    let mib = |k: u64| k as f64 / 1024.0;
+    Ok(format!(
+        "{:.1} MiB (heap {:.1}, files {:.1})",
+        mib(status_kib(pid, "VmRSS")?),
+        mib(status_kib(pid, "RssAnon")?),
+        mib(status_kib(pid, "RssFile")?)
+    ))
 }
 
 #[tokio::main]
@@ -449,6 +466,7 @@ async fn main() -> anyhow::Result<()> {
     let (rate1, lat1) = create_ports(&api, &net_id, args.single, 1).await?;
     let (rate16, lat16) = create_ports(&api, &net_id, args.concurrent, 16).await?;
     let total = args.single + args.concurrent;
+    let rss_created = rss_breakdown(pid)?;
 
     let mut list_lat = Vec::new();
     for _ in 0..args.lists {
@@ -467,7 +485,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     list_lat.sort();
-    let rss = rss_kib(pid)?;
+    let rss = rss_breakdown(pid)?;
 
     println!(
         "| {backend} | port create, 1 client ({} ports) | {rate1:.0}/s | p50 {} · p99 {} |",
@@ -487,10 +505,8 @@ async fn main() -> anyhow::Result<()> {
         ms(percentile(&list_lat, 0.5)),
         ms(percentile(&list_lat, 0.99))
     );
-    println!(
-        "| {backend} | server RSS after the run | {:.1} MiB | |",
-        rss as f64 / 1024.0
-    );
+    println!("| {backend} | server RSS after the creates | {rss_created} | |");
+    println!("| {backend} | server RSS after the run | {rss} | |");
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

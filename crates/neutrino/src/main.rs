@@ -1,6 +1,7 @@
 //! The `neutrino` command: wiring only. Everything it runs lives in the
 //! library crates.
 
+mod allocator;
 mod chassis;
 mod cli;
 mod clouds;
@@ -20,6 +21,7 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
+    allocator::return_memory_promptly();
     let cli = cli::Cli::parse();
     server::init_logging(&cli.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -1,9 +1,9 @@
 //! Queries for networks and their segments.
 
-use neutrino_types::model::Network;
+use neutrino_types::model::{Network, NetworkAccess};
 use sqlx::FromRow;
 
-use crate::rows::{json_list, placeholders, to_json, trusted};
+use crate::rows::{json_list, placeholders, qualified, to_json, trusted};
 use crate::{Db, StoreError, Tx, dispatch, tags};
 
 #[derive(FromRow)]
@@ -182,6 +182,68 @@ pub async fn get_tx(tx: &mut Tx, id: &str) -> Result<Option<Network>, StoreError
     let mut n = row.into_model();
     n.access = crate::rbac::access_tx(tx, id).await?;
     Ok(Some(n))
+}
+
+/// What a port create reads about its network and project, besides the
+/// subnets: the project's default security group and its port quota
+/// override (`None` when the project has none).
+#[derive(Clone, Debug)]
+pub struct PortCreateContext {
+    pub network: Network,
+    pub default_security_group: Option<String>,
+    pub port_quota: Option<i64>,
+}
+
+#[derive(FromRow)]
+struct PortContextRow {
+    #[sqlx(flatten)]
+    net: NetworkRow,
+    rbac_action: Option<String>,
+    rbac_target: Option<String>,
+    default_sg: Option<String>,
+    port_quota: Option<i64>,
+}
+
+/// [`get_tx`] plus the rest of [`PortCreateContext`] in one statement (a
+/// port create holds the SQLite write lock while it waits for each one).
+/// `None` when the network does not exist.
+pub async fn port_create_context_tx(
+    tx: &mut Tx,
+    id: &str,
+    project_id: &str,
+) -> Result<Option<PortCreateContext>, StoreError> {
+    let cols = qualified(COLUMNS, "n");
+    let sql = format!(
+        "SELECT {cols}, r.action AS rbac_action, r.target_project AS rbac_target, \
+         (SELECT g.id FROM security_groups g WHERE g.project_id = $2 AND g.is_default) AS default_sg, \
+         (SELECT q.hard_limit FROM quotas q WHERE q.project_id = $2 AND q.resource = 'port') AS port_quota \
+         FROM networks n LEFT JOIN network_rbacs r ON r.object_id = n.id \
+         WHERE n.id = $1 ORDER BY r.action, r.target_project"
+    );
+    let rows = dispatch!(tx.conn(), c => sqlx::query_as::<_, PortContextRow>(trusted(&sql))
+        .bind(id).bind(project_id).fetch_all(&mut *c).await)?;
+    let mut rows = rows.into_iter();
+    let Some(first) = rows.next() else {
+        return Ok(None);
+    };
+    let default_security_group = first.default_sg;
+    let port_quota = first.port_quota;
+    let mut access = Vec::new();
+    let mut network = first.net.into_model();
+    if let (Some(action), Some(target)) = (first.rbac_action, first.rbac_target) {
+        access.push(NetworkAccess { action, target });
+    }
+    for r in rows {
+        if let (Some(action), Some(target)) = (r.rbac_action, r.rbac_target) {
+            access.push(NetworkAccess { action, target });
+        }
+    }
+    network.access = access;
+    Ok(Some(PortCreateContext {
+        network,
+        default_security_group,
+        port_quota,
+    }))
 }
 
 /// SQL condition: the network `networks.id` is visible to project `$1`

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use neutrino_types::model::{AddressPair, FixedIp, Port};
 use sqlx::FromRow;
 
-use crate::rows::{placeholders, to_json, trusted};
+use crate::rows::{placeholders, qualified, to_json, trusted};
 use crate::{Db, StoreError, Tx, dispatch, tags};
 
 #[derive(FromRow)]
@@ -266,11 +266,7 @@ pub async fn revisions(db: &Db, q: &PortQuery) -> Result<Vec<(String, i64)>, Sto
 }
 
 pub async fn list(db: &Db, q: &PortQuery) -> Result<Vec<Port>, StoreError> {
-    let cols = COLUMNS
-        .split(", ")
-        .map(|c| format!("p.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let cols = qualified(COLUMNS, "p");
     let (from, args) = from_where(q);
     let sql = format!("SELECT {cols}{from}");
     let rows = dispatch!(db.read(), c => {

@@ -16,6 +16,16 @@ pub(crate) fn placeholders(from: usize, n: usize) -> String {
         .join(", ")
 }
 
+/// `a, b, c` as `t.a, t.b, t.c`: a constant column list for a query that
+/// joins other tables.
+pub(crate) fn qualified(columns: &str, table: &str) -> String {
+    columns
+        .split(',')
+        .map(|c| format!("{table}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Marks SQL we assembled ourselves from constant column lists and `$N`
 /// placeholders (never from request data) as safe for sqlx.
 pub(crate) fn trusted(sql: &str) -> sqlx::AssertSqlSafe<&str> {

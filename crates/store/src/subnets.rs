@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use neutrino_types::model::{AllocationPool, HostRoute, Subnet};
 use sqlx::FromRow;
 
-use crate::rows::{placeholders, to_json, trusted};
+use crate::rows::{placeholders, qualified, to_json, trusted};
 use crate::{Db, StoreError, Tx, dispatch, tags};
 
 #[derive(FromRow)]
@@ -125,20 +125,57 @@ pub async fn get_tx(tx: &mut Tx, id: &str) -> Result<Option<Subnet>, StoreError>
 
 /// Every subnet of a network, oldest first (pools included, tags not).
 pub async fn for_network_tx(tx: &mut Tx, network_id: &str) -> Result<Vec<Subnet>, StoreError> {
-    let sql =
-        format!("SELECT {COLUMNS} FROM subnets WHERE network_id = $1 ORDER BY created_at, id");
-    let rows = dispatch!(tx.conn(), c => sqlx::query_as::<_, SubnetRow>(trusted(&sql)).bind(network_id).fetch_all(&mut *c).await)?;
-    let mut out = Vec::with_capacity(rows.len());
+    Ok(for_network_with_pools_tx(tx, network_id).await?.0)
+}
+
+/// The pools of each subnet as stored (with offsets), by subnet id.
+pub type PoolsBySubnet = HashMap<String, Vec<StoredPool>>;
+
+#[derive(FromRow)]
+struct SubnetPoolRow {
+    #[sqlx(flatten)]
+    subnet: SubnetRow,
+    first_ip: Option<String>,
+    last_ip: Option<String>,
+    first_offset: Option<i64>,
+    last_offset: Option<i64>,
+}
+
+/// [`for_network_tx`], also giving the stored pools, in one statement.
+pub async fn for_network_with_pools_tx(
+    tx: &mut Tx,
+    network_id: &str,
+) -> Result<(Vec<Subnet>, PoolsBySubnet), StoreError> {
+    let cols = qualified(COLUMNS, "s");
+    let sql = format!(
+        "SELECT {cols}, p.first_ip, p.last_ip, p.first_offset, p.last_offset \
+         FROM subnets s LEFT JOIN subnet_allocation_pools p ON p.subnet_id = s.id \
+         WHERE s.network_id = $1 ORDER BY s.created_at, s.id, p.position"
+    );
+    let rows = dispatch!(tx.conn(), c => sqlx::query_as::<_, SubnetPoolRow>(trusted(&sql)).bind(network_id).fetch_all(&mut *c).await)?;
+    let mut out: Vec<Subnet> = Vec::new();
+    let mut pools = PoolsBySubnet::new();
     for r in rows {
-        let mut s = r.into_model();
-        s.allocation_pools = pools_tx(tx, &s.id)
-            .await?
-            .into_iter()
-            .map(to_pool)
-            .collect();
-        out.push(s);
+        if out.last().is_none_or(|s| s.id != r.subnet.id) {
+            pools.insert(r.subnet.id.clone(), Vec::new());
+            out.push(r.subnet.into_model());
+        }
+        let (Some(first_ip), Some(last_ip), Some(first_offset), Some(last_offset)) =
+            (r.first_ip, r.last_ip, r.first_offset, r.last_offset)
+        else {
+            continue;
+        };
+        let s = out.last_mut().expect("pushed above");
+        let p = StoredPool {
+            first_ip,
+            last_ip,
+            first_offset,
+            last_offset,
+        };
+        s.allocation_pools.push(to_pool(p.clone()));
+        pools.get_mut(&s.id).expect("inserted above").push(p);
     }
-    Ok(out)
+    Ok((out, pools))
 }
 
 fn to_pool(p: StoredPool) -> AllocationPool {
@@ -191,11 +228,7 @@ pub struct SubnetQuery {
 }
 
 pub async fn list(db: &Db, q: &SubnetQuery) -> Result<Vec<Subnet>, StoreError> {
-    let cols = COLUMNS
-        .split(", ")
-        .map(|c| format!("s.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let cols = qualified(COLUMNS, "s");
     let mut sql = format!(
         "SELECT {cols} FROM subnets s JOIN networks ON networks.id = s.network_id WHERE TRUE"
     );

@@ -477,3 +477,118 @@ async fn cached_lists_never_show_stale_ports() {
         assert_eq!(body["ports"].as_array().unwrap().len(), 1);
     }
 }
+
+/// A create answers from the values it wrote rather than reading the port
+/// back (one statement less under the SQLite write lock): that answer must
+/// be exactly what a later read shows, for every kind of attribute.
+#[tokio::test]
+async fn create_answer_equals_a_later_show_and_list() {
+    for c in support::backends().await {
+        let net = c.network(&c.admin, "answer-net").await;
+        let v4 = c.subnet(&c.admin, &net, "10.9.0.0/24", json!({})).await;
+        let v6 = c
+            .subnet(
+                &c.admin,
+                &net,
+                "2001:db8:9::/64",
+                json!({"ip_version": 6, "ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"}),
+            )
+            .await;
+        let bodies = [
+            json!({"network_id": net["id"]}),
+            json!({"network_id": net["id"], "name": "full", "description": "d",
+                   "fixed_ips": [{"subnet_id": v6["id"]}, {"subnet_id": v4["id"], "ip_address": "10.9.0.77"}],
+                   "allowed_address_pairs": [{"ip_address": "10.9.0.200"}],
+                   "binding:host_id": "node-1", "binding:profile": {"k": "v"},
+                   "binding:vnic_type": "direct", "dns_name": "web-1",
+                   "device_id": "dev", "device_owner": "compute:nova", "tags": ["one"],
+                   "admin_state_up": false}),
+            json!({"network_id": net["id"], "port_security_enabled": false}),
+            json!({"network_id": net["id"], "device_owner": "network:dhcp"}),
+        ];
+        for body in bodies {
+            let created = c.create(&c.admin, "port", body.clone()).await;
+            let id = created["id"].as_str().unwrap();
+            let (s, shown) = c
+                .call("GET", &format!("/v2.0/ports/{id}"), &c.admin, None)
+                .await;
+            assert_eq!(s, 200);
+            assert_eq!(created, shown["port"], "create answer vs show for {body}");
+            let (s, listed) = c
+                .call("GET", &format!("/v2.0/ports?id={id}"), &c.admin, None)
+                .await;
+            assert_eq!(s, 200);
+            assert_eq!(listed["ports"], json!([created]), "list for {body}");
+        }
+        // A bulk create answers in request order, each as stored.
+        let (s, bulk) = c
+            .call(
+                "POST",
+                "/v2.0/ports",
+                &c.admin,
+                Some(json!({"ports": [
+                    {"network_id": net["id"], "name": "b1"},
+                    {"network_id": net["id"], "name": "b2", "fixed_ips": [{"subnet_id": v4["id"]}]}
+                ]})),
+            )
+            .await;
+        assert_eq!(s, 201, "{bulk}");
+        for p in bulk["ports"].as_array().unwrap() {
+            let id = p["id"].as_str().unwrap();
+            let (_, shown) = c
+                .call("GET", &format!("/v2.0/ports/{id}"), &c.admin, None)
+                .await;
+            assert_eq!(p, &shown["port"]);
+        }
+    }
+}
+
+/// The plain list is streamed in pieces from the view cache: the pieces
+/// must add up to one JSON document with every port once, and the
+/// Content-Length must match what is sent.
+#[tokio::test]
+async fn plain_list_of_many_ports_is_one_document() {
+    for c in support::backends().await {
+        let net = c.network(&c.admin, "many").await;
+        c.subnet(&c.admin, &net, "10.10.0.0/20", json!({})).await;
+        let mut items = Vec::new();
+        for i in 0..150 {
+            items.push(json!({"network_id": net["id"], "name": format!("p{i}"),
+                              "description": "x".repeat(255)}));
+        }
+        let (s, b) = c
+            .call(
+                "POST",
+                "/v2.0/ports",
+                &c.admin,
+                Some(json!({"ports": items})),
+            )
+            .await;
+        assert_eq!(s, 201, "{b}");
+        for round in 0..2 {
+            use tower::ServiceExt;
+            let resp = c
+                .app
+                .clone()
+                .oneshot(support::request("GET", "/v2.0/ports", Some(&c.admin), None))
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+            let declared: usize = resp.headers()["content-length"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let raw = axum::body::to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            assert_eq!(declared, raw.len());
+            let body: serde_json::Value = serde_json::from_slice(&raw).expect("one document");
+            let ports = body["ports"].as_array().unwrap();
+            assert_eq!(ports.len(), 150, "round {round}");
+            let names: std::collections::HashSet<&str> =
+                ports.iter().map(|p| p["name"].as_str().unwrap()).collect();
+            assert_eq!(names.len(), 150);
+        }
+    }
+}
