@@ -437,18 +437,19 @@ async fn create_one(
     // (default group, quota override), in one statement: on SQLite every
     // statement here is time the write lock is held. A bad project_id is
     // reported below, after the network checks, as before.
-    let ctx_project = body::project_of(m)
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| caller.project_id());
+    let requested_project = body::project_of(m);
+    let ctx_project = match &requested_project {
+        Ok(Some(p)) => p.clone(),
+        _ => caller.project_id(),
+    };
     let ctx = neutrino_store::networks::port_create_context_tx(tx, &network_id, &ctx_project)
         .await
         .map_err(internal)?;
-    let (net, mut known_default, mut port_quota): (Network, _, _) = match ctx {
+    let (net, known_default, port_quota): (Network, _, _) = match ctx {
         Some(c)
             if caller.owns(&c.network.project_id) || c.network.shared_for(&caller.project_id()) =>
         {
-            (c.network, c.default_security_group, Some(c.port_quota))
+            (c.network, c.default_security_group, c.port_quota)
         }
         Some(c) if caller.sees(&c.network) => {
             return Err(ApiError::policy_not_authorized("create_port"));
@@ -456,12 +457,9 @@ async fn create_one(
         _ => return Err(ApiError::network_not_found(&network_id)),
     };
     let net_owner = caller.owns(&net.project_id);
-    let project = body::project_of(m)?.unwrap_or_else(|| caller.project_id());
-    if project != ctx_project {
-        // Cannot happen (same request, same function); stay exact anyway.
-        known_default = None;
-        port_quota = None;
-    }
+    // Past this, the project is the one the context was read for.
+    requested_project?;
+    let project = ctx_project;
     if !caller.owns(&project) {
         return Err(body::foreign_project());
     }
@@ -547,14 +545,9 @@ async fn create_one(
         tags: tags.clone(),
     };
 
+    crate::quotas::enforce_with_override(st, tx, &port.project_id, "port", 1, port_quota).await?;
     // The MAC: a requested one must be free; a generated one is retried
     // until the unique index accepts it.
-    match port_quota {
-        Some(over) => {
-            crate::quotas::enforce_with_override(st, tx, &port.project_id, "port", 1, over).await?
-        }
-        None => crate::quotas::enforce(st, tx, &port.project_id, "port", 1).await?,
-    }
     let mut mac = requested_mac
         .unwrap_or_else(|| Mac::random_with_prefix(st.config.mac_prefix, &mut rand::rng()));
     loop {
