@@ -252,6 +252,20 @@ fn listener(ns: &str, port: u16, out: &Path) -> Result<ChildGuard> {
     Ok(g)
 }
 
+/// The peer addresses a [`listener`] wrote to `out`, once `want` is among
+/// them or 5 s have passed: a connect returns when the kernel completes
+/// the handshake, before the listener has accepted and written the peer.
+fn peers_seen(out: &Path, want: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let peers = std::fs::read_to_string(out).unwrap_or_default();
+        if peers.lines().any(|l| l == want) || std::time::Instant::now() > deadline {
+            return peers;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Whether a TCP connection from `ns` to `ip:port` succeeds within 2 s.
 fn connects(ns: &str, ip: &str, port: u16) -> Result<bool> {
     let script = format!(
@@ -497,7 +511,7 @@ fn e2e_dataplane_document_000_management_network() -> Result<()> {
             connects(&ctl, &amp_ip, 9443)?,
             "controller connects to 9443"
         );
-        let peers = std::fs::read_to_string(&seen).unwrap_or_default();
+        let peers = peers_seen(&seen, "172.23.0.30");
         ensure!(
             peers.lines().any(|l| l == "172.23.0.30"),
             "no SNAT: the amphora saw {peers:?}"
@@ -682,7 +696,7 @@ fn e2e_dataplane_snat_and_floating_ip() -> Result<()> {
             Duration::from_secs(60),
             || connects(&ns, "203.0.113.1", 8000),
         )?;
-        let peers = std::fs::read_to_string(&seen).unwrap_or_default();
+        let peers = peers_seen(&seen, &gw_ip);
         ensure!(
             peers.lines().any(|l| l == gw_ip),
             "SNAT to {gw_ip}: outside saw {peers:?}"
@@ -698,7 +712,7 @@ fn e2e_dataplane_snat_and_floating_ip() -> Result<()> {
             Duration::from_secs(60),
             || connects(&ext, &fip_ip, 80),
         )?;
-        let peers = std::fs::read_to_string(&seen_vm).unwrap_or_default();
+        let peers = peers_seen(&seen_vm, "203.0.113.1");
         ensure!(
             peers.lines().any(|l| l == "203.0.113.1"),
             "DNAT keeps the source: VM saw {peers:?}"
