@@ -169,14 +169,8 @@ impl PortAddressing<'_> {
                 .map(Some);
         }
         let cidr = cidr_of(subnet)?;
-        let fetched: Vec<StoredPool>;
-        let pools: &[StoredPool] = match self.pools.get(&subnet.id) {
-            Some(p) => p,
-            None => {
-                fetched = subnets::pools_tx(tx, &subnet.id).await.map_err(internal)?;
-                &fetched
-            }
-        };
+        // Every subnet of the network has an entry, empty when it has no pools.
+        let pools: &[StoredPool] = self.pools.get(&subnet.id).map_or(&[], Vec::as_slice);
         let lowest = self.device_owner.starts_with("network:");
         for pool in pools {
             // A lost race (another server took the address between our

@@ -15,7 +15,8 @@ const PURGE_DELAY: mi_option_t = 15;
 /// that goes quiet after a burst (a cold list of 10,000 ports renders
 /// megabytes of JSON) then keeps the burst's peak resident indefinitely.
 /// Immediate purging cost no measurable throughput in `neutrino-bench` and
-/// brought RSS after its run from ~85 to ~61 MiB. An operator's own
+/// brought RSS after its run from 85-95 to 56-68 MiB (docs/benchmarks.md).
+/// An operator's own
 /// `MIMALLOC_PURGE_DELAY` wins.
 pub fn return_memory_promptly() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {

@@ -222,28 +222,20 @@ pub async fn port_create_context_tx(
     );
     let rows = dispatch!(tx.conn(), c => sqlx::query_as::<_, PortContextRow>(trusted(&sql))
         .bind(id).bind(project_id).fetch_all(&mut *c).await)?;
-    let mut rows = rows.into_iter();
-    let Some(first) = rows.next() else {
-        return Ok(None);
-    };
-    let default_security_group = first.default_sg;
-    let port_quota = first.port_quota;
-    let mut access = Vec::new();
-    let mut network = first.net.into_model();
-    if let (Some(action), Some(target)) = (first.rbac_action, first.rbac_target) {
-        access.push(NetworkAccess { action, target });
-    }
+    // One row per RBAC entry of the network (one with NULLs when it has
+    // none); the network and project columns repeat on each.
+    let mut ctx: Option<PortCreateContext> = None;
     for r in rows {
+        let c = ctx.get_or_insert_with(|| PortCreateContext {
+            network: r.net.into_model(),
+            default_security_group: r.default_sg,
+            port_quota: r.port_quota,
+        });
         if let (Some(action), Some(target)) = (r.rbac_action, r.rbac_target) {
-            access.push(NetworkAccess { action, target });
+            c.network.access.push(NetworkAccess { action, target });
         }
     }
-    network.access = access;
-    Ok(Some(PortCreateContext {
-        network,
-        default_security_group,
-        port_quota,
-    }))
+    Ok(ctx)
 }
 
 /// SQL condition: the network `networks.id` is visible to project `$1`

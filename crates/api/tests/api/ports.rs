@@ -494,8 +494,13 @@ async fn create_answer_equals_a_later_show_and_list() {
                 json!({"ip_version": 6, "ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"}),
             )
             .await;
+        // Several groups and tags: the answer lists them in stored order.
+        let g1 = c.security_group(&c.admin, json!({"name": "zeta"})).await;
+        let g2 = c.security_group(&c.admin, json!({"name": "alpha"})).await;
         let bodies = [
             json!({"network_id": net["id"]}),
+            json!({"network_id": net["id"], "security_groups": [g1["id"], g2["id"]],
+                   "tags": ["b", "a", "C"]}),
             json!({"network_id": net["id"], "name": "full", "description": "d",
                    "fixed_ips": [{"subnet_id": v6["id"]}, {"subnet_id": v4["id"], "ip_address": "10.9.0.77"}],
                    "allowed_address_pairs": [{"ip_address": "10.9.0.200"}],

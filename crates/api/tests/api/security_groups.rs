@@ -11,7 +11,7 @@ const RULES: &str = "/v2.0/security-group-rules";
 const NO_SUCH: &str = "0b1c8f4e-1111-4222-8333-944455556666";
 
 impl Cloud {
-    async fn security_group(&self, token: &str, body: Value) -> Value {
+    pub(crate) async fn security_group(&self, token: &str, body: Value) -> Value {
         let (s, b) = self
             .call("POST", GROUPS, token, Some(json!({"security_group": body})))
             .await;
