@@ -24,13 +24,30 @@ pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
     if bytes.is_empty() || bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("Resource body required"));
     }
-    serde_json::from_slice(bytes).map_err(|_| {
+    let v: Value = serde_json::from_slice(bytes).map_err(|_| {
         ApiError::new(
             400,
             "MalformedRequestBody",
             "Malformed request body: Cannot understand JSON",
         )
-    })
+    })?;
+    // Every string of every body is checked here, once, rather than per
+    // attribute: PostgreSQL cannot store a NUL, SQLite would.
+    if let Some(path) = neutrino_types::input::find_nul(&v) {
+        // Name the resource's attribute (`name` of `{"network": {"name"}}`,
+        // also inside a bulk list), else the top-level key.
+        let attr = path
+            .iter()
+            .skip(1)
+            .find(|p| p.parse::<usize>().is_err())
+            .or(path.first())
+            .map_or("body", String::as_str);
+        return Err(ApiError::invalid_attr(
+            &attr.replace('\0', "\\0"),
+            "NUL characters are not allowed",
+        ));
+    }
+    Ok(v)
 }
 
 /// One or many items: `{"port": {...}}` or, for bulk creates, `{"ports": [...]}`.

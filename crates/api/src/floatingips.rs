@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use neutrino_store::floatingips as store;
+use neutrino_store::locks::{self as lock, Lock, Table};
 use neutrino_store::{Tx, now_timestamp};
 use neutrino_types::model::FloatingIp;
 use neutrino_types::{ApiError, DEVICE_OWNER_FLOATINGIP};
@@ -163,6 +164,10 @@ async fn association(
     port_id: &str,
     fixed: Option<IpAddr>,
 ) -> Result<(String, String), ApiError> {
+    // The port's deleter clears its floating IPs: it must wait for us.
+    lock::row(tx, Table::Ports, port_id, Lock::Share)
+        .await
+        .map_err(internal)?;
     let port = neutrino_store::ports::get_tx(tx, port_id)
         .await
         .map_err(internal)?;
@@ -206,7 +211,32 @@ async fn association(
     )
     .await
     .map_err(internal)?;
-    let Some(router) = routers.into_iter().next() else {
+    // Held so the router keeps its gateway and this interface until we
+    // commit (its deleter and interface removal look for floating IPs).
+    // A router lost in between is skipped, as if it had never linked.
+    let mut router = None;
+    for r in routers {
+        if !tx.is_postgres() {
+            // One writer at a time: nothing changed since the read.
+            router = Some(r);
+            break;
+        }
+        lock::row(tx, Table::Routers, &r, Lock::Share)
+            .await
+            .map_err(internal)?;
+        let still = neutrino_store::routers::routers_linking_tx(
+            tx,
+            &fip.floating_network_id,
+            &chosen.subnet_id,
+        )
+        .await
+        .map_err(internal)?;
+        if still.contains(&r) {
+            router = Some(r);
+            break;
+        }
+    }
+    let Some(router) = router else {
         return Err(ApiError::not_found(
             "ExternalGatewayForFloatingIPNotFound",
             format!(
@@ -276,6 +306,8 @@ async fn create(
         return Err(ApiError::policy_not_authorized("create_floatingip").into());
     }
     let mut tx = st.db.begin().await?;
+    // The address port goes on this network: it must outlive the create.
+    lock::row(&mut tx, Table::Networks, &net_id, Lock::Share).await?;
     let net = neutrino_store::networks::get_tx(&mut tx, &net_id).await?;
     let net = match net {
         Some(n) if caller.sees(&n) => n,
@@ -382,6 +414,11 @@ async fn update(
     visible(&st, &caller, &id).await?;
     caller.require_write("update_floatingip")?;
     let mut tx = st.db.begin().await?;
+    // A port named here first (store::locks order: port, then floating IP).
+    if let Some(Value::String(p)) = m.get("port_id") {
+        lock::row(&mut tx, Table::Ports, p, Lock::Share).await?;
+    }
+    lock::row(&mut tx, Table::FloatingIps, &id, Lock::Update).await?;
     let mut fip = store::get_tx(&mut tx, &id)
         .await?
         .ok_or_else(|| not_found(&id))?;
@@ -419,6 +456,7 @@ async fn delete(
     visible(&st, &caller, &id).await?;
     caller.require_write("delete_floatingip")?;
     let mut tx = st.db.begin().await?;
+    lock::row(&mut tx, Table::FloatingIps, &id, Lock::Update).await?;
     let fip = store::get_tx(&mut tx, &id)
         .await?
         .ok_or_else(|| not_found(&id))?;

@@ -13,6 +13,7 @@ mod floatingips;
 mod listing;
 mod middleware;
 mod networks;
+mod ownership;
 mod ports;
 mod quotas;
 mod rbac;
@@ -120,5 +121,6 @@ pub fn network_router(state: AppState) -> Router {
         .route("/v2.0/", get(extensions::version_v2))
         .merge(authed)
         .fallback(middleware::not_found)
+        .layer(axum::middleware::from_fn(middleware::check_url))
         .with_state(state)
 }

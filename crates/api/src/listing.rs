@@ -32,6 +32,74 @@ pub struct ListParams {
 
 const TAG_FILTERS: &[&str] = &["tags", "tags-any", "not-tags", "not-tags-any"];
 
+/// Filters whose values Neutron converts to integers before querying
+/// (`convert_to_int`), so a non-integer is `InvalidInput` even when nothing
+/// would match. `revision_number` has no converter upstream (MySQL coerces
+/// the text, PostgreSQL fails); it is refused the same way here.
+const INT_FILTERS: &[&str] = &[
+    "revision_number",
+    "mtu",
+    "ip_version",
+    "port_range_min",
+    "port_range_max",
+    "provider:segmentation_id",
+];
+
+/// Filters Neutron converts with `convert_to_boolean`.
+const BOOL_FILTERS: &[&str] = &[
+    "admin_state_up",
+    "shared",
+    "router:external",
+    "port_security_enabled",
+    "enable_dhcp",
+    "stateful",
+    "is_default",
+    "distributed",
+    "ha",
+];
+
+/// Checks a filter value as Neutron's converters would, before any item is
+/// compared.
+fn check_filter_value(key: &str, v: &str) -> Result<(), ApiError> {
+    if INT_FILTERS.contains(&key) && v.trim().parse::<i64>().is_err() {
+        return Err(ApiError::invalid_input(format!("'{v}' is not an integer")));
+    }
+    if BOOL_FILTERS.contains(&key) {
+        crate::body::to_bool(key, &Value::String(v.to_owned()))?;
+    }
+    Ok(())
+}
+
+/// The NotFound Neutron raises for an unknown marker: the resource's own
+/// (it looks the marker up with the resource's getter).
+fn marker_not_found(plural: &str, id: &str) -> ApiError {
+    match plural {
+        "networks" => ApiError::network_not_found(id),
+        "subnets" => ApiError::subnet_not_found(id),
+        "ports" => ApiError::port_not_found(id),
+        "routers" => {
+            ApiError::not_found("RouterNotFound", format!("Router {id} could not be found"))
+        }
+        "floatingips" => ApiError::not_found(
+            "FloatingIPNotFound",
+            format!("Floating IP {id} could not be found"),
+        ),
+        "security_groups" => ApiError::not_found(
+            "SecurityGroupNotFound",
+            format!("Security group {id} does not exist"),
+        ),
+        "security_group_rules" => ApiError::not_found(
+            "SecurityGroupRuleNotFound",
+            format!("Security group rule {id} does not exist"),
+        ),
+        "rbac_policies" => ApiError::not_found(
+            "RbacPolicyNotFound",
+            format!("RBAC policy of type network with ID {id} not found"),
+        ),
+        _ => ApiError::not_found("NotFound", format!("Marker {id} could not be found.")),
+    }
+}
+
 impl ListParams {
     pub fn parse(query: Option<&str>, spec: &ListSpec) -> Result<ListParams, ApiError> {
         let raw: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
@@ -72,6 +140,7 @@ impl ListParams {
                             "[{k}] is invalid attribute for filtering"
                         )));
                     }
+                    check_filter_value(&key, v)?;
                     match p.filters.iter_mut().find(|(fk, _)| *fk == key) {
                         Some((_, vals)) => vals.push(v.clone()),
                         None => p.filters.push((key, vec![v.clone()])),
@@ -258,9 +327,7 @@ pub fn respond(
                 .position(|i| i.get("id").and_then(Value::as_str) == Some(id))
         };
         let marker_pos = match &params.marker {
-            Some(m) => Some(pos(m).ok_or_else(|| {
-                ApiError::not_found("NotFound", format!("Marker {m} could not be found."))
-            })?),
+            Some(m) => Some(pos(m).ok_or_else(|| marker_not_found(spec.plural, m))?),
             None => None,
         };
         let page: Vec<_> = if params.page_reverse {

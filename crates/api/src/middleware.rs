@@ -5,7 +5,7 @@ use std::time::Instant;
 use axum::extract::{FromRequest, Request};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use neutrino_types::ApiError;
 use tracing::Instrument;
 
@@ -37,6 +37,17 @@ pub async fn request_id(req: Request, next: Next) -> Response {
 /// Wraps any router with the request-id middleware.
 pub fn with_request_ids(router: axum::Router) -> axum::Router {
     router.layer(axum::middleware::from_fn(request_id))
+}
+
+/// Refuses a URL whose path segments or query values decode to invalid
+/// UTF-8 or contain NUL, before routing: the router's own decoding would
+/// answer in plain text, and PostgreSQL cannot compare against a NUL.
+pub async fn check_url(req: Request, next: Next) -> Response {
+    let uri = req.uri();
+    match neutrino_types::input::check_url(uri.path(), uri.query()) {
+        Ok(()) => next.run(req).await,
+        Err(why) => Reject(ApiError::bad_request(format!("Invalid URL: {why}."))).into_response(),
+    }
 }
 
 pub async fn not_found() -> Reject {

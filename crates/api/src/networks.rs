@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use neutrino_store::locks::{self as lock, Lock, Table};
 use neutrino_store::networks::{self as store, InsertNetworkError, NetworkQuery, SegmentRequest};
 use neutrino_store::{Tx, now_timestamp};
 use neutrino_types::ApiError;
@@ -147,8 +148,7 @@ pub async fn visible(st: &AppState, caller: &Caller, id: &str) -> Result<Network
 }
 
 pub fn internal(e: neutrino_store::StoreError) -> ApiError {
-    tracing::error!(error = ?e, "storage failure");
-    ApiError::internal("Request Failed: internal server error while processing your request.")
+    crate::reject::store_error(e)
 }
 
 async fn show(
@@ -511,6 +511,8 @@ async fn update(
         }
     }
     let mut tx = st.db.begin().await?;
+    // Locked before the checks below (revision, ports in use): see store::locks.
+    lock::row(&mut tx, Table::Networks, &id, Lock::Update).await?;
     let mut n = store::get_tx(&mut tx, &id)
         .await?
         .ok_or_else(|| ApiError::network_not_found(&id))?;
@@ -631,6 +633,8 @@ async fn delete(
     let expected = body::if_match_revision(&headers)?;
     owned(&st, &caller, &id, "delete_network").await?;
     let mut tx = st.db.begin().await?;
+    // Locked before the checks below (revision, ports in use): see store::locks.
+    lock::row(&mut tx, Table::Networks, &id, Lock::Update).await?;
     let n = store::get_tx(&mut tx, &id)
         .await?
         .ok_or_else(|| ApiError::network_not_found(&id))?;

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use neutrino_ipam::Mac;
+use neutrino_store::locks::{self as lock, Lock, Table};
 use neutrino_store::ports::{self as store, PortQuery};
 use neutrino_store::{Tx, now_timestamp};
 use neutrino_types::ApiError;
@@ -442,6 +443,10 @@ async fn create_one(
         Ok(Some(p)) => p.clone(),
         _ => caller.project_id(),
     };
+    // The network must outlive this create (its deleter checks for ports).
+    lock::row(tx, Table::Networks, &network_id, Lock::Share)
+        .await
+        .map_err(internal)?;
     let ctx = neutrino_store::networks::port_create_context_tx(tx, &network_id, &ctx_project)
         .await
         .map_err(internal)?;
@@ -467,6 +472,8 @@ async fn create_one(
     if device_owner.starts_with("network:") && !net_owner {
         return Err(ApiError::policy_not_authorized("create_port:device_owner"));
     }
+    let device_id = body::opt_string(m, "device_id", 255)?.unwrap_or_default();
+    crate::ownership::check_device_id(tx, caller, &device_owner, &device_id, &project).await?;
     // Neutron's policy: only the network's owner (or an admin) may set these
     // on a port, e.g. on someone else's shared network.
     for key in ["port_security_enabled", "allowed_address_pairs"] {
@@ -526,7 +533,7 @@ async fn create_one(
         admin_state_up: body::opt_bool(m, "admin_state_up")?.unwrap_or(true),
         mac_address: String::new(),
         fixed_ips: Vec::new(),
-        device_id: body::opt_string(m, "device_id", 255)?.unwrap_or_default(),
+        device_id,
         device_owner,
         status: "DOWN".into(),
         binding_host_id: host,
@@ -654,6 +661,8 @@ async fn update(
     owned(&st, &caller, &id, "update_port").await?;
     binding_attrs_policy(&caller, &m, "update_port")?;
     let mut tx = st.db.begin().await?;
+    // Before the revision check: see store::locks.
+    lock::with_network(&mut tx, Table::Ports, &id, Lock::Share, Lock::Update).await?;
     let mut p = store::get_tx(&mut tx, &id)
         .await?
         .ok_or_else(|| ApiError::port_not_found(&id))?;
@@ -677,6 +686,7 @@ async fn update(
     if let Some(v) = body::opt_bool(&m, "admin_state_up")? {
         p.admin_state_up = v;
     }
+    let old_device_id = p.device_id.clone();
     if let Some(v) = body::opt_string(&m, "device_id", 255)? {
         p.device_id = v;
     }
@@ -685,6 +695,21 @@ async fn update(
             return Err(ApiError::policy_not_authorized("update_port:device_owner").into());
         }
         p.device_owner = v;
+    }
+    if crate::ownership::device_id_check_needed(
+        m.contains_key("device_owner"),
+        &p.device_owner,
+        &old_device_id,
+        &p.device_id,
+    ) {
+        crate::ownership::check_device_id(
+            &mut tx,
+            &caller,
+            &p.device_owner,
+            &p.device_id,
+            &p.project_id,
+        )
+        .await?;
     }
     if let Some(v) = parse_dns_name(&m)? {
         p.dns_name = v;
@@ -793,6 +818,7 @@ async fn delete(
     let expected = body::if_match_revision(&headers)?;
     owned(&st, &caller, &id, "delete_port").await?;
     let mut tx = st.db.begin().await?;
+    lock::row(&mut tx, Table::Ports, &id, Lock::Update).await?;
     let p = store::get_tx(&mut tx, &id)
         .await?
         .ok_or_else(|| ApiError::port_not_found(&id))?;

@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use neutrino_store::locks::{self as lock, Lock, Table};
 use neutrino_store::now_timestamp;
 use neutrino_store::rbac as store;
 use neutrino_types::ApiError;
@@ -197,7 +198,14 @@ async fn create(
     }
     check_target(&caller, &target, "create")?;
     let project = body::project_of(&m)?.unwrap_or_else(|| caller.project_id());
+    // A policy in another project's name is an admin's (policy rule
+    // ADMIN_OR_PROJECT_MEMBER), not silently re-owned.
+    if !caller.owns(&project) {
+        return Err(ApiError::policy_not_authorized("create_rbac_policy").into());
+    }
     let mut tx = st.db.begin().await?;
+    // The grant may change the network's flags: hold it as for an update.
+    lock::row(&mut tx, Table::Networks, &object_id, Lock::Update).await?;
     let net = neutrino_store::networks::get_tx(&mut tx, &object_id).await?;
     // Only the network's owner (or an admin) may grant access to it.
     let net = match net {
@@ -288,6 +296,16 @@ async fn update(
     body::check_attrs(&m, ATTRS, false)?;
     owned(&st, &caller, &id, "update_rbac_policy").await?;
     let mut tx = st.db.begin().await?;
+    // The network first: ports created under this grant hold it, and the
+    // in-use check below must see them (store::locks).
+    lock::with_network(
+        &mut tx,
+        Table::NetworkRbacs,
+        &id,
+        Lock::Update,
+        Lock::Update,
+    )
+    .await?;
     let mut p = store::get_tx(&mut tx, &id)
         .await?
         .ok_or_else(|| not_found(&id))?;
@@ -328,6 +346,16 @@ async fn delete(
 ) -> ApiResult<StatusCode> {
     owned(&st, &caller, &id, "delete_rbac_policy").await?;
     let mut tx = st.db.begin().await?;
+    // The network first: ports created under this grant hold it, and the
+    // in-use check below must see them (store::locks).
+    lock::with_network(
+        &mut tx,
+        Table::NetworkRbacs,
+        &id,
+        Lock::Update,
+        Lock::Update,
+    )
+    .await?;
     let p = store::get_tx(&mut tx, &id)
         .await?
         .ok_or_else(|| not_found(&id))?;

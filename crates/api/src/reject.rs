@@ -17,12 +17,23 @@ impl From<ApiError> for Reject {
 
 impl From<StoreError> for Reject {
     fn from(e: StoreError) -> Self {
-        // The details go to the log, never to the client.
-        tracing::error!(error = ?e, "storage failure");
-        Reject(ApiError::internal(
-            "Request Failed: internal server error while processing your request.",
-        ))
+        Reject(store_error(e))
     }
+}
+
+/// A storage failure as the client sees it. A clash with a concurrent
+/// request (see [`StoreError::Conflict`]) is a 409 the client may retry;
+/// anything else is a 500 whose details go to the log, never to the client.
+pub fn store_error(e: StoreError) -> ApiError {
+    if e.is_conflict() {
+        tracing::info!(error = ?e, "conflict with a concurrent request");
+        return ApiError::conflict(
+            "Conflict",
+            "A concurrent request changed the objects this request depends on; retry the request.",
+        );
+    }
+    tracing::error!(error = ?e, "storage failure");
+    ApiError::internal("Request Failed: internal server error while processing your request.")
 }
 
 impl IntoResponse for Reject {

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use neutrino_ipam::IpNet;
+use neutrino_store::locks::{self as lock, Lock, Table};
 use neutrino_store::routers as store;
 use neutrino_store::{Tx, now_timestamp};
 use neutrino_types::model::{Route, Router as RouterModel, Subnet};
@@ -256,6 +257,10 @@ async fn apply_gateway(
         }
         return Ok(());
     };
+    // The gateway port goes on this network: it must outlive the change.
+    lock::row(tx, Table::Networks, &net_id, Lock::Share)
+        .await
+        .map_err(internal)?;
     let net = neutrino_store::networks::get_tx(tx, &net_id)
         .await
         .map_err(internal)?;
@@ -461,6 +466,8 @@ async fn update(
         None => None,
     };
     let mut tx = st.db.begin().await?;
+    // Before the revision check: see store::locks.
+    lock::row(&mut tx, Table::Routers, &id, Lock::Update).await?;
     let mut r = store::get_tx(&mut tx, &id)
         .await?
         .ok_or_else(|| not_found(&id))?;
@@ -508,6 +515,9 @@ async fn delete(
     let expected = body::if_match_revision(&headers)?;
     owned(&st, &caller, &id, "delete_router").await?;
     let mut tx = st.db.begin().await?;
+    // Before looking for interfaces and floating IPs: their creators hold
+    // the router (see store::locks).
+    lock::row(&mut tx, Table::Routers, &id, Lock::Update).await?;
     let r = store::get_tx(&mut tx, &id)
         .await?
         .ok_or_else(|| not_found(&id))?;
@@ -604,6 +614,21 @@ async fn add_interface(
     let (subnet_id, port_id) = interface_keys(&m, false)?;
     owned(&st, &caller, &id, "add_router_interface").await?;
     let mut tx = st.db.begin().await?;
+    // In the order of store::locks: the network (its deleter looks for
+    // ports), the subnet, the router (its deleter looks for interfaces),
+    // the port being claimed.
+    match (&subnet_id, &port_id) {
+        (_, Some(p)) => {
+            lock::network_of(&mut tx, Table::Ports, p, Lock::Share).await?;
+            lock::row(&mut tx, Table::Routers, &id, Lock::Update).await?;
+            lock::row(&mut tx, Table::Ports, p, Lock::Update).await?;
+        }
+        (Some(s), None) => {
+            lock::with_network(&mut tx, Table::Subnets, s, Lock::Share, Lock::Share).await?;
+            lock::row(&mut tx, Table::Routers, &id, Lock::Update).await?;
+        }
+        (None, None) => {}
+    }
     let r = store::get_tx(&mut tx, &id)
         .await?
         .ok_or_else(|| not_found(&id))?;
@@ -662,6 +687,7 @@ async fn add_interface(
         let Some(gw) = s.gateway_ip.clone() else {
             return Err(bad("Subnet for router interface must have a gateway IP").into());
         };
+        crate::ownership::check_interface_subnet(&caller, &s, net.as_ref())?;
         if s.ip_version == 6 && s.ipv6_address_mode.is_some() && s.ipv6_ra_mode.is_none() {
             return Err(bad(format!("IPv6 subnet {subnet_id} configured to receive RAs from an external router cannot be added to Neutron Router.")).into());
         }
@@ -675,7 +701,9 @@ async fn add_interface(
             &mut tx,
             &ServicePort {
                 network_id: &s.network_id,
-                project_id: &s.project_id,
+                // The router's project, as in Neutron: the interface is
+                // the router owner's even on another project's subnet.
+                project_id: &r.project_id,
                 device_owner: DEVICE_OWNER_ROUTER_INTF,
                 device_id: &id,
                 fixed_ips: Some(&req),
@@ -702,6 +730,7 @@ async fn remove_interface(
     let (subnet_id, port_id) = interface_keys(&m, true)?;
     owned(&st, &caller, &id, "remove_router_interface").await?;
     let mut tx = st.db.begin().await?;
+    lock::row(&mut tx, Table::Routers, &id, Lock::Update).await?;
     let r = store::get_tx(&mut tx, &id)
         .await?
         .ok_or_else(|| not_found(&id))?;

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use neutrino_ipam::IpNet;
+use neutrino_store::locks::{self as lock, Lock, Table};
 use neutrino_store::security_groups::{self as store, DeleteGroup, GroupQuery, RuleQuery};
 use neutrino_store::{Tx, now_timestamp};
 use neutrino_types::ApiError;
@@ -655,6 +656,8 @@ async fn update_group(
     caller.require_write("update_security_group")?;
 
     let mut tx = st.db.begin().await?;
+    // Before the revision and port checks: see store::locks.
+    lock::row(&mut tx, Table::SecurityGroups, &id, Lock::Update).await?;
     let mut g = store::get_tx(&mut tx, &id)
         .await?
         .ok_or_else(|| not_found(&id))?;
@@ -698,6 +701,7 @@ async fn delete_group(
     visible_group(&st, &caller, &id).await?;
     caller.require_write("delete_security_group")?;
     let mut tx = st.db.begin().await?;
+    lock::row(&mut tx, Table::SecurityGroups, &id, Lock::Update).await?;
     let g = store::get_tx(&mut tx, &id)
         .await?
         .ok_or_else(|| not_found(&id))?;

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use neutrino_ipam::{IpNet, IpamError, Pool};
+use neutrino_store::locks::{self as lock, Lock, Table};
 use neutrino_store::subnets::{self as store, StoredPool, SubnetQuery};
 use neutrino_store::{Tx, now_timestamp};
 use neutrino_types::ApiError;
@@ -486,6 +487,10 @@ async fn build(
         }
     }
 
+    // The subnet then revises its network: hold it as for an update.
+    lock::row(tx, Table::Networks, &network_id, Lock::Update)
+        .await
+        .map_err(internal)?;
     let net = neutrino_store::networks::get_tx(tx, &network_id)
         .await
         .map_err(internal)?;
@@ -690,6 +695,7 @@ async fn update(
     let expected = body::if_match_revision(&headers)?;
     owned(&st, &caller, &id, "update_subnet").await?;
     let mut tx = st.db.begin().await?;
+    lock::with_network(&mut tx, Table::Subnets, &id, Lock::Update, Lock::Update).await?;
     let mut s = store::get_tx(&mut tx, &id)
         .await?
         .ok_or_else(|| ApiError::subnet_not_found(&id))?;
@@ -815,6 +821,7 @@ async fn delete(
     let expected = body::if_match_revision(&headers)?;
     owned(&st, &caller, &id, "delete_subnet").await?;
     let mut tx = st.db.begin().await?;
+    lock::with_network(&mut tx, Table::Subnets, &id, Lock::Update, Lock::Update).await?;
     let s = store::get_tx(&mut tx, &id)
         .await?
         .ok_or_else(|| ApiError::subnet_not_found(&id))?;

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use neutrino_store::locks::{self as lock, Lock, Table};
 use neutrino_store::tags as store;
 use neutrino_types::ApiError;
 use serde_json::{Value, json};
@@ -185,6 +186,43 @@ fn tags_in(raw: &[u8]) -> Result<Vec<String>, ApiError> {
     Ok(tags)
 }
 
+/// Locks the tagged object for the rest of the transaction (its tags are
+/// read, counted and rewritten: see store::locks), and answers its 404 if
+/// it was deleted since [`parent`] saw it.
+async fn hold(tx: &mut neutrino_store::Tx, resource: &str, id: &str) -> Result<(), ApiError> {
+    let (table, gone) = match resource {
+        "networks" => (Table::Networks, ApiError::network_not_found(id)),
+        "subnets" => (Table::Subnets, ApiError::subnet_not_found(id)),
+        "routers" => (
+            Table::Routers,
+            ApiError::not_found("RouterNotFound", format!("Router {id} could not be found")),
+        ),
+        "floatingips" => (
+            Table::FloatingIps,
+            ApiError::not_found(
+                "FloatingIPNotFound",
+                format!("Floating IP {id} could not be found"),
+            ),
+        ),
+        "security-groups" => (
+            Table::SecurityGroups,
+            ApiError::not_found(
+                "SecurityGroupNotFound",
+                format!("Security group {id} does not exist"),
+            ),
+        ),
+        _ => (Table::Ports, ApiError::port_not_found(id)),
+    };
+    if lock::exists(tx, table, id, Lock::Update)
+        .await
+        .map_err(internal)?
+    {
+        Ok(())
+    } else {
+        Err(gone)
+    }
+}
+
 async fn bump(tx: &mut neutrino_store::Tx, resource: &str, id: &str) -> Result<(), ApiError> {
     // As in Neutron (a tag revises its standard_attr): every taggable
     // resource moves to a new revision when its tags change.
@@ -237,6 +275,7 @@ async fn replace(
     parent(&st, &caller, &resource, &id, true).await?;
     let tags = tags_in(&raw)?;
     let mut tx = st.db.begin().await?;
+    hold(&mut tx, &resource, &id).await?;
     store::replace(&mut tx, &resource, &id, &tags).await?;
     bump(&mut tx, &resource, &id).await?;
     tx.commit().await?;
@@ -254,6 +293,7 @@ async fn add_many(
     parent(&st, &caller, &resource, &id, true).await?;
     let tags = tags_in(&raw)?;
     let mut tx = st.db.begin().await?;
+    hold(&mut tx, &resource, &id).await?;
     let mut all = store::get_tx(&mut tx, &resource, &id).await?;
     for t in &tags {
         if !all.contains(t) {
@@ -275,6 +315,7 @@ async fn add(
 ) -> ApiResult<StatusCode> {
     parent(&st, &caller, &resource, &id, true).await?;
     let mut tx = st.db.begin().await?;
+    hold(&mut tx, &resource, &id).await?;
     let mut all = store::get_tx(&mut tx, &resource, &id).await?;
     if !all.contains(&tag) {
         all.push(tag.clone());
@@ -293,6 +334,7 @@ async fn remove(
 ) -> ApiResult<StatusCode> {
     parent(&st, &caller, &resource, &id, true).await?;
     let mut tx = st.db.begin().await?;
+    hold(&mut tx, &resource, &id).await?;
     if !store::remove(&mut tx, &resource, &id, &tag).await? {
         return Err(ApiError::not_found(
             "TagNotFound",
@@ -312,6 +354,7 @@ async fn remove_all(
 ) -> ApiResult<StatusCode> {
     parent(&st, &caller, &resource, &id, true).await?;
     let mut tx = st.db.begin().await?;
+    hold(&mut tx, &resource, &id).await?;
     store::delete_all(&mut tx, &resource, &id).await?;
     bump(&mut tx, &resource, &id).await?;
     tx.commit().await?;

@@ -657,6 +657,20 @@ fn stop_leftovers(dir: &Path, grace: Duration) {
             host::terminate_blocking(pid, grace);
         }
     }
+    // A daemon exiting on its parent-death signal (our predecessor was
+    // killed a moment ago) has removed its pid file but may still hold the
+    // database, sockets or devices: wait for it, without signalling it.
+    for d in Daemon::ALL.iter().rev() {
+        let ours = format!(
+            "--pidfile={}",
+            dir.join(format!("{}.pid", d.stem())).display()
+        );
+        for pid in host::pids_named(d.program()) {
+            if host::cmdline(pid).contains(&ours) && !host::wait_gone_blocking(pid, grace) {
+                tracing::warn!(daemon = %d, pid, "a daemon of an earlier run is still exiting");
+            }
+        }
+    }
 }
 
 fn check_port_free(addr: SocketAddr, what: &str) -> Result<()> {
@@ -687,7 +701,14 @@ async fn check_host_names(local: &LocalChassis) -> Result<Vec<String>> {
             )));
         }
     }
-    let running = host::pids_named("ovs-vswitchd");
+    // The devices are looked up in our network namespace, so their owners
+    // are too: a vswitchd in another namespace has its own devices, even
+    // of the same names. Only the process holding a device's tap open owns
+    // it; one we cannot inspect is assumed to.
+    let running: Vec<u32> = host::pids_named("ovs-vswitchd")
+        .into_iter()
+        .filter(|pid| host::shares_netns(*pid) != Some(false))
+        .collect();
     for name in &names {
         if !host::link_exists(name) {
             continue;
@@ -698,12 +719,15 @@ async fn check_host_names(local: &LocalChassis) -> Result<Vec<String>> {
                  choose another bridge name"
             )));
         }
-        if let Some(pid) = running.first() {
+        let owner = running.iter().find(|pid| {
+            host::tap_names_held(**pid).is_none_or(|held| held.iter().any(|n| n == name))
+        });
+        if let Some(pid) = owner {
             return Err(Error::Collision(format!(
-                "device {name} exists and ovs-vswitchd (pid {pid}) is running: another \
-                 chassis with the userspace datapath on this host? Its datapath ({DATAPATH_DEVICE}) \
-                 and bridges are host-wide devices, so only one can run per network namespace \
-                 (tests that run real OVS must run one at a time)"
+                "device {name} belongs to ovs-vswitchd (pid {pid}): another chassis with the \
+                 userspace datapath in this network namespace? Its datapath ({DATAPATH_DEVICE}) \
+                 and bridges are devices of the namespace, so only one can run per network \
+                 namespace (tests that run real OVS must run one at a time)"
             )));
         }
         tracing::warn!(

@@ -201,6 +201,33 @@ pub fn pids_named(comm: &str) -> Vec<u32> {
     out
 }
 
+/// Whether a process is in this process's network namespace, where our
+/// devices are. `None` when /proc does not tell (another user's process).
+pub fn shares_netns(pid: u32) -> Option<bool> {
+    let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/net")).ok();
+    Some(ns(&pid.to_string())? == ns("self")?)
+}
+
+/// The names of the tun/tap devices a process holds open (the `iff:` line
+/// of /proc/PID/fdinfo/FD of its /dev/net/tun descriptors): what it owns,
+/// in its own network namespace. `None` when /proc does not tell.
+pub fn tap_names_held(pid: u32) -> Option<Vec<String>> {
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    let mut out = Vec::new();
+    for fd in fds.flatten() {
+        if std::fs::read_link(fd.path()).is_ok_and(|t| t == Path::new("/dev/net/tun")) {
+            let info = format!("/proc/{pid}/fdinfo/{}", fd.file_name().to_string_lossy());
+            let info = std::fs::read_to_string(info).unwrap_or_default();
+            out.extend(
+                info.lines()
+                    .filter_map(|l| l.strip_prefix("iff:"))
+                    .map(|n| n.trim().to_string()),
+            );
+        }
+    }
+    Some(out)
+}
+
 /// /proc/PID/comm holds at most 15 bytes of the name.
 fn comm_prefix(comm: &str) -> &str {
     &comm[..comm.len().min(15)]
@@ -264,5 +291,13 @@ mod tests {
         assert!(process_alive(me));
         assert!(!cmdline(me).is_empty());
         assert!(!process_alive(u32::MAX - 1));
+    }
+
+    #[test]
+    fn this_process_shares_its_netns_and_holds_no_tap() {
+        let me = std::process::id();
+        assert_eq!(shares_netns(me), Some(true));
+        assert_eq!(tap_names_held(me), Some(vec![]));
+        assert_eq!(shares_netns(u32::MAX - 1), None);
     }
 }

@@ -97,6 +97,13 @@ pub(crate) fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// The revocation epoch that revokes every token of a user whose epoch is
+/// `current` (password change, disable): past every epoch handed out so
+/// far, and past the `issued_at` of every token without one.
+pub(crate) fn revoking_epoch(current: i64) -> i64 {
+    (now() + 1).max(current + 1)
+}
+
 impl TokenData {
     pub fn user_id(&self) -> &str {
         &self.payload.user_id
@@ -361,6 +368,8 @@ pub async fn issue(inner: &Inner, req: &AuthRequest) -> Result<Issued> {
     let mut user: Option<UserRow> = None;
     let mut expires_at = now() + inner.config.token_ttl_secs;
     let mut chain: Option<String> = None;
+    // A token made from another cannot outlive it on a password change.
+    let mut inherited_epoch: Option<i64> = None;
 
     if req.methods.iter().any(|m| m == "password") {
         let creds = req.password.as_ref().ok_or_else(|| {
@@ -393,6 +402,7 @@ pub async fn issue(inner: &Inner, req: &AuthRequest) -> Result<Issued> {
         }
         // An exchanged token cannot outlive the one it came from.
         expires_at = expires_at.min(original.payload.expires_at);
+        inherited_epoch = Some(original.payload.effective_epoch());
         chain = Some(
             original
                 .payload
@@ -426,6 +436,10 @@ pub async fn issue(inner: &Inner, req: &AuthRequest) -> Result<Issued> {
     methods.dedup();
     let mut payload = Payload::new(user.id.clone(), scope, methods, now(), expires_at);
     payload.audit_chain_id = chain;
+    // The epoch of the row the credentials were checked against: a
+    // password change committed since then already revokes this token.
+    let epoch = user.revoked_before;
+    payload.user_epoch = Some(inherited_epoch.map_or(epoch, |e| e.min(epoch)));
     let token = token::encode(&payload, &inner.config.token_secret);
     let data = TokenData {
         payload,
@@ -456,7 +470,12 @@ async fn default_scope(inner: &Inner, user: &UserRow) -> Result<Scope> {
 
 pub async fn validate(inner: &Inner, token: &str) -> Result<Arc<TokenData>> {
     let now = now();
-    if let Some(data) = inner.cache.get(token) {
+    // Read first: everything read below is at least this new.
+    let epoch = match inner.cache.enabled() {
+        true => Some(store::epoch(&inner.db).await?),
+        false => None,
+    };
+    if let Some(data) = epoch.and_then(|e| inner.cache.get(e, token)) {
         return if data.payload.expires_at > now {
             Ok(data)
         } else {
@@ -468,7 +487,6 @@ pub async fn validate(inner: &Inner, token: &str) -> Result<Arc<TokenData>> {
     if payload.expires_at <= now {
         return Err(IdentityError::unauthorized());
     }
-    let generation = inner.cache.generation();
     if store::is_revoked(
         &inner.db,
         &payload.audit_id,
@@ -480,7 +498,7 @@ pub async fn validate(inner: &Inner, token: &str) -> Result<Arc<TokenData>> {
     }
     let user = store::get_user(&inner.db, &payload.user_id).await?;
     let (user, user_domain) = active_user(inner, user).await?;
-    if payload.issued_at < user.revoked_before {
+    if payload.effective_epoch() < user.revoked_before {
         return Err(IdentityError::unauthorized());
     }
     let (scope, roles) = resolve_scope(inner, &user, &payload.scope)
@@ -502,13 +520,14 @@ pub async fn validate(inner: &Inner, token: &str) -> Result<Arc<TokenData>> {
         scope,
         roles,
     });
-    inner.cache.insert(generation, token, data.clone());
+    if let Some(epoch) = epoch {
+        inner.cache.insert(epoch, token, data.clone());
+    }
     Ok(data)
 }
 
 pub async fn revoke(inner: &Inner, data: &TokenData) -> Result<()> {
     store::revoke_token(&inner.db, &data.payload.audit_id, data.payload.expires_at).await?;
-    inner.cache.clear();
     // Records of expired tokens are useless (expiry alone refuses them);
     // dropping them here keeps the table small without a background task.
     store::prune_revocations(&inner.db, now()).await?;

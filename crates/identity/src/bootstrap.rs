@@ -113,7 +113,7 @@ pub async fn bootstrap(inner: &Inner, p: &BootstrapParams) -> Result<BootstrapOu
                 if !same {
                     u.password_hash = Some(password::hash(&p.admin_password).await?);
                     // As Keystone does on a password change: older tokens die.
-                    u.revoked_before = crate::authn::now();
+                    u.revoked_before = crate::authn::revoking_epoch(u.revoked_before);
                 }
                 u.enabled = true;
                 store::update_user(&inner.db, &u).await?;
@@ -155,7 +155,6 @@ pub async fn bootstrap(inner: &Inner, p: &BootstrapParams) -> Result<BootstrapOu
     if !p.region.is_empty() {
         store::ensure_region(&inner.db, &p.region).await?;
     }
-    inner.cache.clear();
     Ok(BootstrapOutcome {
         admin_user_id,
         admin_project_id,

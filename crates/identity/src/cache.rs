@@ -2,18 +2,20 @@
 //!
 //! The network API validates the caller's token on every request. A full
 //! validation costs several database round trips (revocations, user,
-//! project, roles), too slow for thousands of requests per second, so a
-//! result is reused for `cache_ttl_secs` (default 5 s).
+//! project, roles), so a result is reused for up to `cache_ttl_secs`
+//! (default 5 s), but only while the database's `identity_epoch` still
+//! has the value it had when the result was computed. Every identity
+//! write bumps that counter in its own transaction (`store::commit_changed`),
+//! and each validation reads it (one primary-key lookup of a one-row
+//! table), so a revocation, password change, disabled user or removed role
+//! committed through *any* server sharing the database takes effect on
+//! every server at its next request: there is no revocation window.
 //!
-//! The trade-off: a change made through *another* server sharing the
-//! database (a revoked token, a removed role, a deleted user or project)
-//! takes up to that long to be noticed here. Changes made through this
-//! process clear the cache at once, and expiry is always checked exactly.
-//! A generation counter stops a validation that read the database before
-//! such a change from caching its stale result after it.
+//! A validation reads the epoch before anything else, so its result can
+//! only be labelled older than what it saw, never newer; an older label
+//! is dropped as soon as anyone reads the newer epoch.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -24,54 +26,64 @@ const SWEEP_AT: usize = 10_000;
 
 pub struct ValidationCache {
     ttl: Duration,
-    generation: AtomicU64,
-    entries: RwLock<HashMap<String, (Instant, Arc<TokenData>)>>,
+    state: RwLock<State>,
+}
+
+struct State {
+    /// The `identity_epoch` every entry was computed at.
+    epoch: i64,
+    entries: HashMap<String, (Instant, Arc<TokenData>)>,
 }
 
 impl ValidationCache {
     pub fn new(ttl_secs: u64) -> Self {
         ValidationCache {
             ttl: Duration::from_secs(ttl_secs),
-            generation: AtomicU64::new(0),
-            entries: RwLock::new(HashMap::new()),
+            state: RwLock::new(State {
+                epoch: i64::MIN,
+                entries: HashMap::new(),
+            }),
         }
     }
 
-    pub fn get(&self, token: &str) -> Option<Arc<TokenData>> {
-        if self.ttl.is_zero() {
+    /// Off: validations then skip the epoch read too.
+    pub fn enabled(&self) -> bool {
+        !self.ttl.is_zero()
+    }
+
+    /// A result computed at `epoch`, the value the database holds now.
+    pub fn get(&self, epoch: i64, token: &str) -> Option<Arc<TokenData>> {
+        if !self.enabled() {
             return None;
         }
-        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        let (at, data) = entries.get(token)?;
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        if state.epoch != epoch {
+            return None;
+        }
+        let (at, data) = state.entries.get(token)?;
         (at.elapsed() < self.ttl).then(|| data.clone())
     }
 
-    /// Read before the database is consulted; pass to [`Self::insert`].
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
-    }
-
-    pub fn insert(&self, generation: u64, token: &str, data: Arc<TokenData>) {
-        if self.ttl.is_zero() {
+    /// Remembers a result computed from reads made after `epoch` was read.
+    pub fn insert(&self, epoch: i64, token: &str, data: Arc<TokenData>) {
+        if !self.enabled() {
             return;
         }
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        // Checked under the lock, which `clear` also takes.
-        if generation != self.generation.load(Ordering::Acquire) {
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        if epoch < state.epoch {
             return;
         }
-        if entries.len() >= SWEEP_AT {
+        if epoch > state.epoch {
+            // Something changed: nothing computed before can be trusted.
+            state.epoch = epoch;
+            state.entries.clear();
+        }
+        if state.entries.len() >= SWEEP_AT {
             let ttl = self.ttl;
-            entries.retain(|_, (at, _)| at.elapsed() < ttl);
+            state.entries.retain(|_, (at, _)| at.elapsed() < ttl);
         }
-        entries.insert(token.to_owned(), (Instant::now(), data));
-    }
-
-    /// Forgets everything; called after any change that can affect a
-    /// validation result.
-    pub fn clear(&self) {
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        entries.clear();
+        state
+            .entries
+            .insert(token.to_owned(), (Instant::now(), data));
     }
 }

@@ -7,6 +7,22 @@ use neutrino_store::{Db, StoreError, dispatch, now_timestamp};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
+/// Commits a transaction that may change what validating a token yields,
+/// bumping `identity_epoch` in it. The bump is the last statement so the
+/// counter's row lock is the last one taken, and held only to the commit.
+async fn commit_changed(mut tx: neutrino_store::Tx) -> Result<()> {
+    dispatch!(tx.conn(), c => sqlx::query("UPDATE identity_epoch SET value = value + 1 WHERE id = 1")
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    tx.commit().await
+}
+
+/// The current `identity_epoch`: one primary-key read of a one-row table.
+pub async fn epoch(db: &Db) -> Result<i64> {
+    Ok(dispatch!(db.read(), c => sqlx::query_scalar::<_, i64>(
+        "SELECT value FROM identity_epoch WHERE id = 1")
+        .fetch_one(c).await)?)
+}
+
 #[derive(sqlx::FromRow, Clone, Debug)]
 pub struct DomainRow {
     pub id: String,
@@ -129,7 +145,7 @@ pub async fn update_domain(db: &Db, d: &DomainRow) -> Result<bool> {
         "UPDATE identity_domains SET name = $2, description = $3, enabled = $4, tags = $5 WHERE id = $1")
         .bind(&d.id).bind(&d.name).bind(&d.description).bind(d.enabled).bind(&d.tags)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
-    tx.commit().await?;
+    commit_changed(tx).await?;
     Ok(r > 0)
 }
 
@@ -150,7 +166,7 @@ pub async fn delete_domain(db: &Db, id: &str) -> Result<bool> {
     }
     let r = dispatch!(tx.conn(), c => sqlx::query("DELETE FROM identity_domains WHERE id = $1")
         .bind(id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-    tx.commit().await?;
+    commit_changed(tx).await?;
     Ok(r > 0)
 }
 
@@ -213,7 +229,7 @@ pub async fn update_project(db: &Db, p: &ProjectRow) -> Result<bool> {
         "UPDATE identity_projects SET name = $2, description = $3, enabled = $4, tags = $5 WHERE id = $1")
         .bind(&p.id).bind(&p.name).bind(&p.description).bind(p.enabled).bind(&p.tags)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
-    tx.commit().await?;
+    commit_changed(tx).await?;
     Ok(r > 0)
 }
 
@@ -230,7 +246,7 @@ pub async fn delete_project(db: &Db, id: &str) -> Result<bool> {
         .bind(id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     let r = dispatch!(tx.conn(), c => sqlx::query("DELETE FROM identity_projects WHERE id = $1")
         .bind(id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-    tx.commit().await?;
+    commit_changed(tx).await?;
     Ok(r > 0)
 }
 
@@ -305,7 +321,7 @@ pub async fn update_user(db: &Db, u: &UserRow) -> Result<bool> {
         .bind(&u.id).bind(&u.name).bind(u.enabled).bind(&u.password_hash)
         .bind(&u.default_project_id).bind(&u.extra).bind(u.revoked_before)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
-    tx.commit().await?;
+    commit_changed(tx).await?;
     Ok(r > 0)
 }
 
@@ -315,7 +331,7 @@ pub async fn delete_user(db: &Db, id: &str) -> Result<bool> {
         .bind(id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     let r = dispatch!(tx.conn(), c => sqlx::query("DELETE FROM identity_users WHERE id = $1")
         .bind(id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-    tx.commit().await?;
+    commit_changed(tx).await?;
     Ok(r > 0)
 }
 
@@ -366,7 +382,7 @@ pub async fn update_role(db: &Db, r: &RoleRow) -> Result<bool> {
         "UPDATE identity_roles SET name = $2, description = $3 WHERE id = $1")
         .bind(&r.id).bind(&r.name).bind(&r.description)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
-    tx.commit().await?;
+    commit_changed(tx).await?;
     Ok(n > 0)
 }
 
@@ -380,7 +396,7 @@ pub async fn delete_role(db: &Db, id: &str) -> Result<bool> {
     }
     let n = dispatch!(tx.conn(), c => sqlx::query("DELETE FROM identity_roles WHERE id = $1")
         .bind(id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-    tx.commit().await?;
+    commit_changed(tx).await?;
     Ok(n > 0)
 }
 
@@ -410,7 +426,7 @@ pub async fn add_implied_role(db: &Db, prior: &str, implied: &str) -> Result<boo
         "INSERT INTO identity_implied_roles (prior_role_id, implied_role_id) VALUES ($1, $2) \
          ON CONFLICT DO NOTHING")
         .bind(prior).bind(implied).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-    tx.commit().await?;
+    commit_changed(tx).await?;
     Ok(n > 0)
 }
 
@@ -419,7 +435,7 @@ pub async fn delete_implied_role(db: &Db, prior: &str, implied: &str) -> Result<
     let n = dispatch!(tx.conn(), c => sqlx::query(
         "DELETE FROM identity_implied_roles WHERE prior_role_id = $1 AND implied_role_id = $2")
         .bind(prior).bind(implied).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-    tx.commit().await?;
+    commit_changed(tx).await?;
     Ok(n > 0)
 }
 
@@ -439,7 +455,7 @@ pub async fn grant(
          VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
         .bind(user_id).bind(kind).bind(target_id).bind(role_id)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
-    tx.commit().await?;
+    commit_changed(tx).await?;
     Ok(n > 0)
 }
 
@@ -456,7 +472,7 @@ pub async fn revoke_grant(
          WHERE user_id = $1 AND target_kind = $2 AND target_id = $3 AND role_id = $4")
         .bind(user_id).bind(kind).bind(target_id).bind(role_id)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
-    tx.commit().await?;
+    commit_changed(tx).await?;
     Ok(n > 0)
 }
 
@@ -501,7 +517,7 @@ pub async fn revoke_token(db: &Db, audit_id: &str, expires_at: i64) -> Result<()
     dispatch!(tx.conn(), c => sqlx::query(
         "INSERT INTO identity_revoked_tokens (audit_id, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
         .bind(audit_id).bind(expires_at).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-    tx.commit().await
+    commit_changed(tx).await
 }
 
 /// Whether any of the audit ids (a token's own, or its chain's) is revoked.

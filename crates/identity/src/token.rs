@@ -54,6 +54,14 @@ pub struct Payload {
     /// The audit id of the token this one was exchanged from, if any.
     #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
     pub audit_chain_id: Option<String>,
+    /// The user's revocation epoch (`identity_users.revoked_before`) when
+    /// the credentials were checked; the token dies once the user's epoch
+    /// moves past it (password change, disable). A counter compare, not a
+    /// clock compare: exact within a second and across servers. Absent
+    /// from tokens issued before it existed, which fall back to
+    /// `issued_at`.
+    #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
+    pub user_epoch: Option<i64>,
 }
 
 impl Payload {
@@ -73,7 +81,13 @@ impl Payload {
             expires_at,
             audit_id: new_audit_id(),
             audit_chain_id: None,
+            user_epoch: None,
         }
+    }
+
+    /// The epoch this token was issued at (see [`Payload::user_epoch`]).
+    pub fn effective_epoch(&self) -> i64 {
+        self.user_epoch.unwrap_or(self.issued_at)
     }
 
     /// Keystone's `audit_ids`: own id first, then the chain's origin.

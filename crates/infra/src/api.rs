@@ -58,6 +58,7 @@ pub fn router(infra: Infra, identity: Identity) -> Router {
             state.clone(),
             authenticate,
         ))
+        .layer(axum::middleware::from_fn(check_url))
         .with_state(state)
 }
 
@@ -179,8 +180,26 @@ async fn read(
 }
 
 fn parse_body(bytes: &Bytes) -> Result<Value, InfraError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| InfraError::BadRequest(format!("the request body is not valid JSON: {e}")))
+    let v: Value = serde_json::from_slice(bytes)
+        .map_err(|e| InfraError::BadRequest(format!("the request body is not valid JSON: {e}")))?;
+    // PostgreSQL cannot store a NUL (SQLite would): refuse it on both.
+    if let Some(path) = neutrino_types::input::find_nul(&v) {
+        return Err(InfraError::BadRequest(format!(
+            "the request body contains a NUL character at {}",
+            path.join(".").replace('\0', "\\0")
+        )));
+    }
+    Ok(v)
+}
+
+/// Refuses URLs whose path or query decode to invalid UTF-8 or contain NUL
+/// with a `Status` body, before the router's plain-text rejection.
+async fn check_url(req: Request, next: Next) -> Response {
+    let uri = req.uri();
+    match neutrino_types::input::check_url(uri.path(), uri.query()) {
+        Ok(()) => next.run(req).await,
+        Err(why) => InfraError::BadRequest(format!("invalid URL: {why}")).into_response(),
+    }
 }
 
 async fn write(

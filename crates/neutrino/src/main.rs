@@ -20,10 +20,23 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     allocator::return_memory_promptly();
     let cli = cli::Cli::parse();
     server::init_logging(&cli.log_format);
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // An operator error: the message and its causes on one line.
+            // Returning it from main would print its Debug form, with a
+            // stack backtrace when RUST_BACKTRACE is set.
+            eprintln!("neutrino: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: cli::Cli) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -192,6 +192,11 @@ async fn run(
         stop_rx.clone(),
     )?;
 
+    // Before clouds.yaml, which tells scripts they may now stop us: a
+    // SIGTERM from then on must reach the shutdown below, not kill us
+    // with the daemons still running.
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
     if let (Some(dir), Some(password)) = (data_dir, &settings.admin_password) {
         let text = clouds::render(&clouds::CloudEntry {
             auth_url: &identity_url,
@@ -205,8 +210,6 @@ async fn run(
         tracing::info!(path = %path.display(), "clouds.yaml written; use OS_CLOUD=neutrino");
     }
 
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
         _ = int.recv() => tracing::info!("SIGINT received, shutting down"),

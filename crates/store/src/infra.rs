@@ -64,7 +64,7 @@ const SELECT: &str = "SELECT kind, namespace, name, uid, generation, resource_ve
 /// PostgreSQL's deadlock and serialization failures.
 pub fn is_retryable(err: &StoreError) -> bool {
     match err {
-        StoreError::Sqlx(e) => e
+        StoreError::Sqlx(e) | StoreError::Conflict(e) => e
             .as_database_error()
             .and_then(|d| d.code())
             .is_some_and(|c| c == "40P01" || c == "40001"),

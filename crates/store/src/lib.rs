@@ -7,6 +7,8 @@ pub mod db;
 mod error;
 pub mod floatingips;
 pub mod infra;
+pub mod lb_flows;
+pub mod locks;
 pub mod networks;
 pub mod ovn;
 pub mod ports;

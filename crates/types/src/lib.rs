@@ -2,6 +2,7 @@
 //! type and the records of the network model. No I/O happens here.
 
 mod error;
+pub mod input;
 pub mod model;
 
 pub use error::ApiError;

@@ -127,7 +127,6 @@ async fn grant(
     super::roles::load(inner, role).await?;
     // Granting twice is not an error in Keystone.
     store::grant(&inner.db, user, kind, target, role).await?;
-    inner.cache.clear();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -146,7 +145,6 @@ async fn revoke(
     if !store::revoke_grant(&inner.db, user, kind, target, role).await? {
         return Err(assignment_not_found(role, user, target));
     }
-    inner.cache.clear();
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -136,7 +136,6 @@ async fn update(
         Err(e) if e.is_unique_violation() => return Err(conflict(&row.name)),
         Err(e) => return Err(e.into()),
     }
-    inner.cache.clear();
     Ok(Json(json!({"domain": domain_json(&inner, &row)})))
 }
 
@@ -158,6 +157,5 @@ async fn remove(
         ));
     }
     store::delete_domain(&inner.db, &id).await?;
-    inner.cache.clear();
     Ok(StatusCode::NO_CONTENT)
 }

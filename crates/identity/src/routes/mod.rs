@@ -40,6 +40,7 @@ pub fn router(inner: Arc<Inner>) -> Router {
         // Not a fallback, so that the router can be merged into another
         // that has one; unknown /v3 paths still get Keystone's 404 body.
         .route("/v3/{*rest}", any(unknown_path))
+        .layer(axum::middleware::from_fn(check_url))
         .layer(axum::middleware::map_response_with_state(
             inner.clone(),
             add_auth_header,
@@ -93,14 +94,32 @@ pub(crate) fn list_links(inner: &Inner, uri: &Uri) -> Value {
 // ---------------------------------------------------------------- request bodies
 
 pub(crate) fn parse_json(body: &Bytes) -> Result<Value> {
-    serde_json::from_slice(body).map_err(|_| {
+    let v: Value = serde_json::from_slice(body).map_err(|_| {
         IdentityError::BadRequest(
             "Expecting to find valid JSON in request body. The server could not comply with the \
              request since it is either malformed or otherwise incorrect. The client is assumed \
              to be in error."
                 .into(),
         )
-    })
+    })?;
+    // One check for every body (including unauthenticated token requests):
+    // PostgreSQL cannot compare or store a NUL, SQLite would.
+    if let Some(path) = neutrino_types::input::find_nul(&v) {
+        let field = path.join("/").replace('\0', "\\0");
+        return Err(invalid(&field, "NUL characters are not allowed"));
+    }
+    Ok(v)
+}
+
+/// Refuses URLs whose path or query decode to invalid UTF-8 or contain
+/// NUL, with Keystone's 400 body rather than the router's plain text.
+async fn check_url(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use axum::response::IntoResponse;
+    let uri = req.uri();
+    match neutrino_types::input::check_url(uri.path(), uri.query()) {
+        Ok(()) => next.run(req).await,
+        Err(why) => IdentityError::BadRequest(format!("Invalid URL: {why}.")).into_response(),
+    }
 }
 
 /// The object under `key` in a body such as `{"user": {...}}`.

@@ -202,7 +202,6 @@ async fn update(
         Err(e) if e.is_unique_violation() => return Err(conflict(&row)),
         Err(e) => return Err(e.into()),
     }
-    inner.cache.clear();
     Ok(Json(json!({"project": project_json(&inner, &row)})))
 }
 
@@ -221,6 +220,5 @@ async fn remove(
     if !store::delete_project(&inner.db, &id).await? {
         return Err(IdentityError::not_found("project", &id));
     }
-    inner.cache.clear();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -146,7 +146,6 @@ async fn update(
         Err(e) => return Err(e.into()),
     }
     // Tokens show role names.
-    inner.cache.clear();
     Ok(Json(json!({"role": role_json(&inner, &row)})))
 }
 
@@ -159,7 +158,6 @@ async fn remove(
     if !store::delete_role(&inner.db, &id).await? {
         return Err(IdentityError::not_found("role", &id));
     }
-    inner.cache.clear();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -251,7 +249,6 @@ async fn add_rule(
         ));
     }
     store::add_implied_role(&inner.db, &prior, &implied).await?;
-    inner.cache.clear();
     let body = json!({"role_inference": {"prior_role": role_ref(&inner, &p), "implies": role_ref(&inner, &i)}});
     Ok((StatusCode::CREATED, Json(body)))
 }
@@ -272,7 +269,6 @@ async fn remove_rule(
             &format!("{prior}/{implied}"),
         ));
     }
-    inner.cache.clear();
     Ok(StatusCode::NO_CONTENT)
 }
 

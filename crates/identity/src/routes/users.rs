@@ -196,6 +196,11 @@ async fn update(
         row.name = name;
     }
     if let Some(enabled) = opt_bool(u, "enabled")? {
+        // Keystone revokes a disabled user's tokens: enabling the user
+        // again does not bring them back.
+        if row.enabled && !enabled {
+            row.revoked_before = crate::authn::revoking_epoch(row.revoked_before);
+        }
         row.enabled = enabled;
     }
     if u.contains_key("default_project_id") {
@@ -204,7 +209,7 @@ async fn update(
     if let Some(p) = password_field(u)? {
         row.password_hash = Some(password::hash(&p).await?);
         // Keystone revokes a user's tokens when the password changes.
-        row.revoked_before = crate::authn::now();
+        row.revoked_before = crate::authn::revoking_epoch(row.revoked_before);
     }
     row.extra = merge_extra(&row.extra, u);
     match store::update_user(&inner.db, &row).await {
@@ -213,7 +218,6 @@ async fn update(
         Err(e) if e.is_unique_violation() => return Err(conflict(&row)),
         Err(e) => return Err(e.into()),
     }
-    inner.cache.clear();
     Ok(Json(json!({"user": user_json(&inner, &row)})))
 }
 
@@ -226,7 +230,6 @@ async fn remove(
     if !store::delete_user(&inner.db, &id).await? {
         return Err(IdentityError::not_found("user", &id));
     }
-    inner.cache.clear();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -256,9 +259,8 @@ async fn change_password(
         return Err(IdentityError::unauthorized());
     };
     row.password_hash = Some(password::hash(&new).await?);
-    row.revoked_before = crate::authn::now();
+    row.revoked_before = crate::authn::revoking_epoch(row.revoked_before);
     store::update_user(&inner.db, row).await?;
-    inner.cache.clear();
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -5,5 +5,6 @@ mod access;
 mod concurrency;
 mod dns;
 mod doc001;
+mod hostile_input;
 mod support;
 mod validation;
