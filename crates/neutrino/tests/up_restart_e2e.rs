@@ -7,72 +7,16 @@
 //! named `e2e_` (nextest's serial group). Every process the test starts is
 //! stopped by its PID, every namespace deleted, by guards.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail, ensure};
+use common::{Netns, alive, neutrino, sh, wait};
 use neutrino_chassis::testing::HostLock;
 use neutrino_testkit::{ChildGuard, free_tcp_port};
-
-const BIN: &str = env!("CARGO_BIN_EXE_neutrino");
-
-fn sh(cmd: &str) -> Result<String> {
-    let out = Command::new("sh").arg("-c").arg(cmd).output()?;
-    if !out.status.success() {
-        bail!(
-            "`{cmd}` failed ({}): {}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        s.rsplit(')')
-            .next()
-            .is_some_and(|r| !r.trim_start().starts_with('Z'))
-    })
-}
-
-fn wait(what: &str, timeout: Duration, mut f: impl FnMut() -> Result<bool>) -> Result<()> {
-    let deadline = Instant::now() + timeout;
-    let mut last = None;
-    loop {
-        match f() {
-            Ok(true) => return Ok(()),
-            Ok(false) => {}
-            Err(e) => last = Some(e),
-        }
-        if Instant::now() >= deadline {
-            bail!("{what}: not within {timeout:?} (last error: {last:?})");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-struct Netns(String);
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-/// The `neutrino` command without the developer's NEUTRINO_*/OS_* settings.
-fn neutrino(cwd: &Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.current_dir(cwd).stdin(Stdio::null()).env("NO_COLOR", "1");
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy().into_owned();
-        if k.starts_with("NEUTRINO_") || k.starts_with("OS_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
 
 /// `neutrino up` on `data` with the full data plane, on fresh ports.
 struct Up {

@@ -395,8 +395,14 @@ impl Db {
                 ..
             } => {
                 let mut guard = lock_writer(w).await?;
+                // Dirty until BEGIN has returned: if this future is dropped
+                // while BEGIN runs (a client went away), the connection may
+                // be inside a transaction nobody owns, and the next user
+                // must roll it back.
+                guard.dirty = true;
                 let conn = guard.conn.as_mut().ok_or(sqlx::Error::PoolClosed)?;
                 sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+                guard.dirty = false;
                 Tx::Sqlite(SqliteTx(SqliteTxInner::Dedicated {
                     guard: Some(guard),
                     open: true,

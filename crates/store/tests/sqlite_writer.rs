@@ -53,6 +53,22 @@ async fn commit_is_visible_and_a_dropped_transaction_leaves_nothing() {
 }
 
 #[tokio::test]
+async fn a_begin_cancelled_while_it_runs_does_not_wedge_the_writer() {
+    let (_dir, db) = scratch().await;
+    // Drop `begin` at every point of its BEGIN, as a client that goes away
+    // mid-request does; each later transaction must still start and commit.
+    for i in 0..200u64 {
+        let micros = [0, 1, 2, 5, 10, 20, 50, 100][(i % 8) as usize];
+        let _ = tokio::time::timeout(Duration::from_micros(micros), db.begin()).await;
+        let mut tx = db.begin().await.expect("begin after a cancelled begin");
+        insert(&mut tx, &format!("k{i}"), i as i64).await;
+        tx.commit().await.expect("commit");
+    }
+    assert_eq!(keys(&db).await.len(), 200);
+    db.close().await;
+}
+
+#[tokio::test]
 async fn a_request_cancelled_inside_its_transaction_is_rolled_back() {
     let (_dir, db) = scratch().await;
     let db2 = db.clone();

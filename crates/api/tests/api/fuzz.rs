@@ -81,16 +81,7 @@ async fn raw_send(app: &Router, op: &Op) -> Option<(u16, Value)> {
         .ok()?;
     let resp = app.clone().oneshot(req).await.expect("router never fails");
     let status = resp.status().as_u16();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| json!({"raw": String::from_utf8_lossy(&bytes)}))
-    };
-    Some((status, body))
+    Some((status, support::json_body(resp).await))
 }
 
 async fn setup(c: &Cloud) -> Fixtures {

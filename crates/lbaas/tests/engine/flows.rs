@@ -380,3 +380,23 @@ async fn the_registry_refuses_ambiguity_and_one_flow_per_load_balancer_holds() {
         assert_eq!(stored.lb_id.as_deref(), Some("lb-1"));
     }
 }
+
+#[tokio::test]
+async fn a_wake_after_a_commit_starts_the_flow_without_waiting_for_the_poll() {
+    let backend = support::sqlite().await;
+    let db = Db::connect(&backend.url).await.unwrap();
+    let config = neutrino_lbaas::engine::WorkerConfig {
+        poll: Duration::from_secs(3600),
+        ..support::config("node-a")
+    };
+    let worker = support::worker(&backend.url, "node-a", config).await;
+    let waker = worker.waker();
+    let running = support::spawn_worker(worker);
+    // Let the worker find nothing and go to sleep for its hour-long poll.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let id = support::start_flow(&db, &support::registry(), json!({})).await;
+    waker.wake();
+    support::wait_until_no_flows(&db, Duration::from_secs(10)).await;
+    running.stop().await;
+    assert_eq!(outcomes(&db, &id).await[0].0, "finished");
+}

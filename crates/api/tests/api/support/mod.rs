@@ -146,16 +146,20 @@ pub async fn send(app: &Router, req: Request<Body>) -> (StatusCode, axum::http::
     let resp = app.clone().oneshot(req).await.expect("router never fails");
     let status = resp.status();
     let headers = resp.headers().clone();
+    (status, headers, json_body(resp).await)
+}
+
+/// A response's body as JSON; a body that is not JSON as `{"raw": text}`.
+pub async fn json_body(resp: axum::response::Response) -> Value {
     let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
         .await
         .expect("body");
-    let body = if bytes.is_empty() {
+    if bytes.is_empty() {
         Value::Null
     } else {
         serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| json!({"raw": String::from_utf8_lossy(&bytes)}))
-    };
-    (status, headers, body)
+    }
 }
 
 pub fn request(
