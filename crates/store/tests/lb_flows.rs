@@ -1,27 +1,12 @@
 //! `lb_flows` on both backends: who may claim a flow, and that every write
 //! moving a flow on is refused to a worker that lost its lease.
 
+mod common;
+use common::backends;
+
 use neutrino_store::lb_flows::{self, Claim, Direction, NewFlow};
 use neutrino_store::{Db, dispatch};
 use serde_json::json;
-
-async fn backends() -> Vec<(Db, Option<tempfile::TempDir>)> {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sqlite = Db::connect(&neutrino_testkit::sqlite_url(dir.path()))
-        .await
-        .expect("sqlite");
-    let mut out = vec![(sqlite, Some(dir))];
-    if let Some(url) = neutrino_testkit::postgres_database_or_skip()
-        .await
-        .expect("postgres configured but unusable")
-    {
-        out.push((Db::connect(&url).await.expect("postgres"), None));
-    }
-    for (db, _) in &out {
-        db.migrate().await.expect("migrations");
-    }
-    out
-}
 
 async fn insert(db: &Db, id: &str, lb: Option<&str>) {
     let steps = vec!["a".to_owned(), "b".to_owned()];

@@ -1,6 +1,9 @@
 //! Clashes between concurrent transactions are `StoreError::Conflict` (the
 //! API's 409), not an anonymous database error (its 500).
 
+mod common;
+use common::backends;
+
 use neutrino_store::locks::{self, Lock, Table};
 use neutrino_store::{Db, StoreError, dispatch};
 
@@ -12,24 +15,6 @@ async fn router(db: &Db, id: &str) {
         .bind(id).execute(&mut *c).await.map(|_| ()))
     .expect("insert router");
     tx.commit().await.expect("commit");
-}
-
-async fn backends() -> Vec<(Db, Option<tempfile::TempDir>)> {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sqlite = Db::connect(&neutrino_testkit::sqlite_url(dir.path()))
-        .await
-        .expect("sqlite");
-    let mut out = vec![(sqlite, Some(dir))];
-    if let Some(url) = neutrino_testkit::postgres_database_or_skip()
-        .await
-        .expect("postgres configured but unusable")
-    {
-        out.push((Db::connect(&url).await.expect("postgres"), None));
-    }
-    for (db, _) in &out {
-        db.migrate().await.expect("migrate");
-    }
-    out
 }
 
 /// A row referencing one that is gone (deleted under a READ COMMITTED
