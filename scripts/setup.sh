@@ -21,7 +21,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${NEUTRINO_VENV:-$ROOT/.venv}"
 PYTHON="${NEUTRINO_PYTHON:-python3}"
 CONSTRAINTS="$ROOT/scripts/python-constraints.txt"
-PY_PKGS=(python-openstackclient openstacksdk)
+PY_PKGS=(python-openstackclient openstacksdk python-octaviaclient)
 DEB_PKGS=(postgresql-15 postgresql-client-15 iproute2 dnsutils dnsmasq-base
   openvswitch-switch ovn-central ovn-host ethtool iputils-ping isc-dhcp-client)
 

@@ -56,6 +56,9 @@ pub struct ServeArgs {
     /// Address of the Network (Neutron v2.0) API.
     #[arg(long, env = "NEUTRINO_NETWORK_LISTEN")]
     pub network_listen: Option<String>,
+    /// Address of the Load-balancer (Octavia v2) API.
+    #[arg(long, env = "NEUTRINO_LOAD_BALANCER_LISTEN")]
+    pub load_balancer_listen: Option<String>,
     /// Host name clients use to reach this server, for the service catalog
     /// (defaults to the listen address).
     #[arg(long, env = "NEUTRINO_PUBLIC_HOST")]

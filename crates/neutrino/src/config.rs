@@ -18,6 +18,8 @@ struct FileConfig {
     identity_listen: Option<String>,
     #[serde(alias = "network_listen")]
     network_listen: Option<String>,
+    #[serde(alias = "load_balancer_listen")]
+    load_balancer_listen: Option<String>,
     #[serde(alias = "public_host")]
     public_host: Option<String>,
     #[serde(alias = "token_secret_file")]
@@ -52,6 +54,10 @@ pub struct Settings {
     pub database_url: String,
     pub identity_listen: String,
     pub network_listen: String,
+    pub load_balancer_listen: String,
+    /// Whether `load_balancer_listen` was asked for (flag, environment or
+    /// file) rather than defaulted; see `server::bind_load_balancer`.
+    pub load_balancer_listen_explicit: bool,
     pub public_host: Option<String>,
     pub token_secret_file: PathBuf,
     pub token_ttl: i64,
@@ -155,6 +161,10 @@ impl Settings {
         if let Some(d) = args.dns_domain.clone().or(file.dns_domain) {
             network.dns_domain = d.trim_end_matches('.').to_string();
         }
+        let lb_listen = args
+            .load_balancer_listen
+            .clone()
+            .or(file.load_balancer_listen);
         Ok(Settings {
             database_url,
             identity_listen: args
@@ -167,6 +177,8 @@ impl Settings {
                 .clone()
                 .or(file.network_listen)
                 .unwrap_or_else(|| "127.0.0.1:9696".into()),
+            load_balancer_listen_explicit: lb_listen.is_some(),
+            load_balancer_listen: lb_listen.unwrap_or_else(|| "127.0.0.1:9876".into()),
             public_host: args.public_host.clone().or(file.public_host),
             token_secret_file,
             token_ttl: args.token_ttl.or(file.token_ttl).unwrap_or(3600),
@@ -235,6 +247,35 @@ mod tests {
     }
 
     #[test]
+    fn load_balancer_listen_comes_from_flag_file_or_default() {
+        let (_d, path) = write_config("load_balancer_listen = \"127.0.0.1:19876\"\n");
+        let from_file = ServeArgs {
+            config: Some(path.clone()),
+            database_url: Some("sqlite::memory:".into()),
+            ..ServeArgs::default()
+        };
+        let s = Settings::resolve(&from_file).expect("valid");
+        assert_eq!(s.load_balancer_listen, "127.0.0.1:19876");
+        assert!(s.load_balancer_listen_explicit);
+        let s = Settings::resolve(&ServeArgs {
+            load_balancer_listen: Some("0.0.0.0:29876".into()),
+            ..from_file
+        })
+        .expect("valid");
+        assert_eq!(
+            s.load_balancer_listen, "0.0.0.0:29876",
+            "a flag beats the file"
+        );
+        let s = Settings::resolve(&ServeArgs {
+            database_url: Some("sqlite::memory:".into()),
+            ..ServeArgs::default()
+        })
+        .expect("valid");
+        assert_eq!(s.load_balancer_listen, "127.0.0.1:9876");
+        assert!(!s.load_balancer_listen_explicit);
+    }
+
+    #[test]
     fn bad_settings_are_refused() {
         let (_d, path) = write_config("no-such-key = 1\n");
         let err = Settings::resolve(&ServeArgs {
@@ -286,7 +327,8 @@ mod tests {
         assert_eq!(s.token_secret_file, data.join("token-secret"));
         assert!(
             s.identity_listen.starts_with("127.0.0.1:")
-                && s.network_listen.starts_with("127.0.0.1:"),
+                && s.network_listen.starts_with("127.0.0.1:")
+                && s.load_balancer_listen == "127.0.0.1:9876",
             "loopback by default"
         );
     }

@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::Context;
 use neutrino_api::{AppState, network_router, with_request_ids};
 use neutrino_identity::{BootstrapParams, CatalogConfig, Identity, IdentityConfig};
+use neutrino_lb_api::{LbConfig, LbState};
 use neutrino_store::Db;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
@@ -68,6 +69,24 @@ fn public_url(settings: &Settings, addr: SocketAddr, suffix: &str) -> String {
     format!("http://{host}:{}{suffix}", addr.port())
 }
 
+/// The Load-balancer API's listener. An address that was asked for must
+/// be free; the default one may be taken (by an Octavia next door, or by
+/// a second server started with only the other two listeners moved), and
+/// then the server runs without the Load-balancer API, says so, and keeps
+/// it out of the catalog.
+async fn bind_load_balancer(settings: &Settings) -> anyhow::Result<Option<TcpListener>> {
+    let addr = &settings.load_balancer_listen;
+    match TcpListener::bind(addr).await {
+        Ok(l) => Ok(Some(l)),
+        Err(e) if !settings.load_balancer_listen_explicit => {
+            tracing::warn!(%addr, error = %e,
+                "default load-balancer address unavailable: serving without the Load-balancer API (set --load-balancer-listen)");
+            Ok(None)
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot listen on {addr}")),
+    }
+}
+
 async fn run(
     mut settings: Settings,
     data_dir: Option<&Path>,
@@ -81,6 +100,7 @@ async fn run(
     let network_listener = TcpListener::bind(&settings.network_listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.network_listen))?;
+    let load_balancer_listener = bind_load_balancer(&settings).await?;
     if let Some(dir) = data_dir {
         // A stale file from an earlier run must not look like readiness.
         let _ = std::fs::remove_file(dir.join("clouds.yaml"));
@@ -112,6 +132,11 @@ async fn run(
 
     let identity_url = public_url(&settings, identity_listener.local_addr()?, "/v3");
     let network_url = public_url(&settings, network_listener.local_addr()?, "/");
+    // No version in the URL: octaviaclient appends /v2.0 itself.
+    let load_balancer_url = match &load_balancer_listener {
+        Some(l) => Some(public_url(&settings, l.local_addr()?, "")),
+        None => None,
+    };
 
     let secret = neutrino_identity::load_or_create_secret(&settings.token_secret_file)
         .with_context(|| {
@@ -130,7 +155,7 @@ async fn run(
                 region: settings.region.clone(),
                 identity_url: identity_url.clone(),
                 network_url: network_url.clone(),
-                load_balancer_url: None,
+                load_balancer_url: load_balancer_url.clone(),
                 infra_url: Some(public_url(
                     &settings,
                     network_listener.local_addr()?,
@@ -162,6 +187,14 @@ async fn run(
         network_router(state).merge(neutrino_infra::api::router(infra.clone(), identity.clone())),
     );
 
+    let load_balancer_app = with_request_ids(neutrino_lb_api::router(LbState::new(
+        db.clone(),
+        identity.clone(),
+        LbConfig {
+            identity_url: identity_url.clone(),
+            ..LbConfig::default()
+        },
+    )));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
@@ -176,7 +209,15 @@ async fn run(
             .with_graceful_shutdown(wait(stop_rx.clone()))
             .into_future(),
     );
-    tracing::info!(identity = %identity_url, network = %network_url, "serving");
+    let load_balancer_server = load_balancer_listener.map(|listener| {
+        tokio::spawn(
+            axum::serve(listener, load_balancer_app)
+                .with_graceful_shutdown(wait(stop_rx.clone()))
+                .into_future(),
+        )
+    });
+    tracing::info!(identity = %identity_url, network = %network_url,
+        load_balancer = load_balancer_url.as_deref().unwrap_or("-"), "serving");
     // DNS responders of DNSMasq resources, kept in line with the database.
     let infra_dns = tokio::spawn(neutrino_infra::dns::run(infra.clone(), stop_rx.clone()));
     // The data plane: journal → OVN northbound, SB bindings → port status.
@@ -221,6 +262,9 @@ async fn run(
     }
     identity_server.await??;
     network_server.await??;
+    if let Some(server) = load_balancer_server {
+        server.await??;
+    }
     let _ = infra_dns.await;
     for task in dataplane {
         let _ = task.await;

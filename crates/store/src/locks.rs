@@ -3,7 +3,7 @@
 //! A handler that checks something and then writes on the strength of it
 //! (a revision, "no ports left", "the router still exists") locks what it
 //! checks first, in the same transaction: `FOR UPDATE` on what it updates
-//! or deletes, `FOR SHARE` on a parent it attaches a child to. A deleter
+//! or deletes, `FOR KEY SHARE` on a parent it attaches a child to. A deleter
 //! then waits for the creator and sees its child, or wins and the creator
 //! finds the parent gone. Handlers take locks in [`Table`] order, parents
 //! before children, so two writers never wait on each other in a cycle.
@@ -45,7 +45,11 @@ impl Table {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lock {
     /// A parent that must outlive the transaction (children are attached
-    /// to it). Several holders at once; blocks updates and deletes.
+    /// to it). Several holders at once; blocks `Update` and deletes.
+    /// `FOR KEY SHARE`, the lock a child's foreign key takes anyway, so a
+    /// create adds no second, stronger lock mode to a busy parent row;
+    /// it still conflicts with `Update` (`FOR UPDATE`), which every
+    /// updater and deleter of the parent takes first.
     Share,
     /// The row is updated or deleted, or checked for children.
     Update,
@@ -59,7 +63,7 @@ pub async fn rows(tx: &mut Tx, table: Table, ids: &[&str], lock: Lock) -> Result
         return Ok(());
     }
     let mode = match lock {
-        Lock::Share => "SHARE",
+        Lock::Share => "KEY SHARE",
         Lock::Update => "UPDATE",
     };
     let mut ids: Vec<&str> = ids.to_vec();
@@ -125,7 +129,7 @@ pub async fn network_of(tx: &mut Tx, table: Table, id: &str, lock: Lock) -> Resu
 pub async fn exists(tx: &mut Tx, table: Table, id: &str, lock: Lock) -> Result<bool, StoreError> {
     let mode = match (tx.is_postgres(), lock) {
         (false, _) => "",
-        (true, Lock::Share) => " FOR SHARE",
+        (true, Lock::Share) => " FOR KEY SHARE",
         (true, Lock::Update) => " FOR UPDATE",
     };
     let sql = format!("SELECT id FROM {} WHERE id = $1{mode}", table.name());

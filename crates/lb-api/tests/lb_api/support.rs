@@ -1,0 +1,241 @@
+//! An in-process cloud for Load-balancer API tests: the real identity
+//! service and the Load-balancer API router over a real SQLite file or a
+//! real PostgreSQL database.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use neutrino_identity::{BootstrapParams, CatalogConfig, Identity, IdentityConfig};
+use neutrino_lb_api::{LbConfig, LbState, router};
+use neutrino_store::Db;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+pub struct Cloud {
+    pub backend: &'static str,
+    pub db: Db,
+    pub identity: Identity,
+    identity_app: Router,
+    /// Tokens, all scoped to a project: the cloud admin; alice, a member
+    /// of alpha; rita, a reader of alpha; olga, who holds only the legacy
+    /// `load-balancer_observer` role in alpha.
+    pub admin: String,
+    pub alice: String,
+    pub rita: String,
+    pub olga: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+const SECRET: &[u8] = b"test-secret-test-secret-test-sec";
+
+/// The host the peer was recorded at, so version links compare equal.
+pub const HOST: &str = "127.0.0.1:9876";
+
+async fn build(db: Db, backend: &'static str, dir: Option<tempfile::TempDir>) -> Cloud {
+    db.migrate().await.expect("migrations apply");
+    let identity = Identity::new(
+        db.clone(),
+        IdentityConfig::new(
+            SECRET.to_vec(),
+            CatalogConfig {
+                region: "RegionOne".into(),
+                identity_url: "http://127.0.0.1:5000/v3".into(),
+                network_url: "http://127.0.0.1:9696/".into(),
+                load_balancer_url: Some(format!("http://{HOST}")),
+                infra_url: None,
+            },
+        ),
+    );
+    identity
+        .bootstrap(&BootstrapParams {
+            admin_password: "secret".into(),
+            ..BootstrapParams::default()
+        })
+        .await
+        .expect("bootstrap");
+    let admin = identity
+        .issue_token_for_tests("admin", "secret", "admin")
+        .await
+        .expect("admin token");
+    let mut cloud = Cloud {
+        backend,
+        db,
+        identity_app: identity.router(),
+        identity,
+        admin,
+        alice: String::new(),
+        rita: String::new(),
+        olga: String::new(),
+        _dir: dir,
+    };
+    let alpha = cloud.project("alpha").await;
+    // Bootstrap creates Octavia's legacy roles along with the defaults.
+    let observer = cloud.role_id("load-balancer_observer").await;
+    let member = cloud.role_id("member").await;
+    let reader = cloud.role_id("reader").await;
+    cloud.alice = cloud.user("alice", &alpha, "alpha", &member).await;
+    cloud.rita = cloud.user("rita", &alpha, "alpha", &reader).await;
+    cloud.olga = cloud.user("olga", &alpha, "alpha", &observer).await;
+    cloud
+}
+
+pub async fn sqlite() -> Cloud {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = neutrino_testkit::sqlite_url(dir.path());
+    let db = Db::connect(&url).await.expect("sqlite");
+    build(db, "sqlite", Some(dir)).await
+}
+
+pub async fn postgres() -> Option<Cloud> {
+    let url = neutrino_testkit::postgres_database_or_skip()
+        .await
+        .expect("postgres configured but unusable")?;
+    let db = Db::connect(&url).await.expect("postgres");
+    Some(build(db, "postgres", None).await)
+}
+
+/// The same cloud on every backend available to this run.
+pub async fn backends() -> Vec<Cloud> {
+    let mut out = vec![sqlite().await];
+    out.extend(postgres().await);
+    out
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+pub async fn send(app: &Router, method: &str, path: &str, token: Option<&str>) -> Answer {
+    let mut b = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", HOST);
+    if let Some(t) = token {
+        b = b.header("x-auth-token", t);
+    }
+    let resp = app
+        .clone()
+        .oneshot(b.body(Body::empty()).expect("request"))
+        .await
+        .expect("router never fails");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| json!({"raw": String::from_utf8_lossy(&bytes)}))
+    };
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+impl Cloud {
+    /// The Load-balancer API on this cloud's database.
+    pub fn lb(&self, config: LbConfig) -> Router {
+        router(LbState::new(self.db.clone(), self.identity.clone(), config))
+    }
+
+    async fn identity_call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("x-auth-token", &self.admin);
+        let req = match body {
+            Some(v) => b
+                .header("content-type", "application/json")
+                .body(Body::from(v.to_string())),
+            None => {
+                b = b.header("content-length", "0");
+                b.body(Body::empty())
+            }
+        }
+        .expect("request");
+        let resp = self
+            .identity_app
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("identity answers");
+        assert!(
+            resp.status().is_success(),
+            "{method} {path}: {}",
+            resp.status()
+        );
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    }
+
+    async fn project(&self, name: &str) -> String {
+        let b = self
+            .identity_call(
+                "POST",
+                "/v3/projects",
+                Some(json!({"project": {"name": name, "domain_id": "default"}})),
+            )
+            .await;
+        b["project"]["id"].as_str().expect("project id").to_string()
+    }
+
+    async fn role_id(&self, name: &str) -> String {
+        let b = self
+            .identity_call("GET", &format!("/v3/roles?name={name}"), None)
+            .await;
+        b["roles"][0]["id"]
+            .as_str()
+            .expect("role exists")
+            .to_string()
+    }
+
+    /// Creates a user with one role in a project; returns its token.
+    async fn user(&self, name: &str, project_id: &str, project: &str, role_id: &str) -> String {
+        let password = format!("pw-{name}");
+        let b = self
+            .identity_call(
+                "POST",
+                "/v3/users",
+                Some(json!({"user": {"name": name, "password": password, "domain_id": "default"}})),
+            )
+            .await;
+        let user_id = b["user"]["id"].as_str().expect("user id");
+        self.identity_call(
+            "PUT",
+            &format!("/v3/projects/{project_id}/users/{user_id}/roles/{role_id}"),
+            None,
+        )
+        .await;
+        self.identity
+            .issue_token_for_tests(name, &password, project)
+            .await
+            .expect("token")
+    }
+}
+
+/// The peer's recorded answers (fixtures/peer.json).
+pub fn peer() -> Value {
+    serde_json::from_str(include_str!("fixtures/peer.json")).expect("fixture is JSON")
+}
+
+/// Asserts that our answer equals the peer's recorded one, status and body.
+pub fn assert_like_peer(backend: &str, key: &str, ours: &Answer) {
+    let peer = peer();
+    let recorded = &peer[key];
+    assert!(!recorded.is_null(), "no recording for {key}");
+    assert_eq!(
+        ours.status.as_u16() as u64,
+        recorded["status"].as_u64().expect("status"),
+        "{backend} {key}: {}",
+        ours.body
+    );
+    assert_eq!(ours.body, recorded["body"], "{backend} {key}");
+}
