@@ -2,8 +2,9 @@
 # Run the upstream tempest Network API tests for networks, subnets and ports against
 # a throwaway `neutrino up`, and summarise the result.
 #
-#   1. a venv with tempest from PyPI (pinned by scripts/tempest-constraints.txt);
-#      skipped when its stamp matches the constraints file
+#   1. a venv with tempest and its plugins from PyPI (pinned by
+#      scripts/tempest-constraints.txt; shared with scripts/conformance-octavia.sh,
+#      see scripts/conformance/lib.sh); skipped when its stamp matches
 #   2. cargo build -p neutrino
 #   3. neutrino up in a temporary directory, on two free loopback ports
 #   4. a flat external network "public" (+ IPv4/IPv6 subnets) for the tests that
@@ -34,9 +35,6 @@ set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-VENV="${CONFORMANCE_VENV:-$ROOT/.venv-tempest}"
-PYTHON="${CONFORMANCE_PYTHON:-python3}"
-CONSTRAINTS="$ROOT/scripts/tempest-constraints.txt"
 INCLUDE="${CONFORMANCE_INCLUDE:-$ROOT/scripts/conformance/include.txt}"
 EXCLUDE="${CONFORMANCE_EXCLUDE:-$ROOT/scripts/conformance/exclude.txt}"
 CONC="${CONFORMANCE_CONCURRENCY:-2}"
@@ -44,96 +42,23 @@ RUN_TIMEOUT="${CONFORMANCE_TIMEOUT:-1800}"
 export OS_TEST_TIMEOUT="${OS_TEST_TIMEOUT:-300}"
 OUT="$ROOT/target/conformance"
 WS="$OUT/workspace"
-export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 DEBIAN_FRONTEND=noninteractive
-
-T0=$SECONDS
-log() { echo "[conformance +$((SECONDS - T0))s] $*" >&2; }
-die() { echo "[conformance] SETUP FAILED: $*" >&2; exit 2; }
+CF_TAG=conformance
+# venv, build, neutrino up/stop and the summary, shared with conformance-octavia.sh
+. "$ROOT/scripts/conformance/lib.sh"
 
 # ------------------------------------------------------------------ 1. tempest venv
-sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi; }
-install_venv() {
-  if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
-    log "apt: installing python3-venv"
-    sudo_ apt-get update -qq >/dev/null && sudo_ apt-get install -y -qq python3-venv >/dev/null \
-      || die "cannot install python3-venv"
-  fi
-  local stamp="$VENV/.conformance-installed" want
-  want="$(md5sum < "$CONSTRAINTS")"
-  if [ -x "$VENV/bin/tempest" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
-    return 0
-  fi
-  log "installing tempest into $VENV"
-  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV" || die "cannot create venv $VENV"
-  local attempt
-  for attempt in 1 2 3; do
-    if "$VENV/bin/pip" install -q -c "$CONSTRAINTS" tempest neutron-tempest-plugin; then
-      echo "$want" > "$stamp"
-      return 0
-    fi
-    log "pip install failed (attempt $attempt)"; sleep 10
-  done
-  die "pip install tempest failed"
-}
-mkdir -p "$(dirname "$VENV")"
-exec 9>"${TMPDIR:-/tmp}/neutrino-conformance.$(printf '%s' "$VENV" | cksum | cut -d' ' -f1).lock"
-flock 9
-install_venv
-flock -u 9
-PY="$VENV/bin/python"
-log "tempest $("$VENV/bin/pip" show tempest 2>/dev/null | sed -n 's/^Version: //p')"
+cf_venv
+log "tempest $(cf_pkg_version tempest)"
 
 # ------------------------------------------------------------------ 2. neutrino binary
-if [ -n "${CONFORMANCE_NEUTRINO_BIN:-}" ]; then
-  BIN="$CONFORMANCE_NEUTRINO_BIN"
-else
-  log "cargo build -p neutrino"
-  cargo build -q -p neutrino || die "cargo build -p neutrino failed"
-  BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/neutrino"
-fi
-[ -x "$BIN" ] || die "no neutrino binary at $BIN"
+cf_build
 
 # ------------------------------------------------------------------ 3. neutrino up
 rm -rf "$OUT"; mkdir -p "$OUT"
-DATA="$(mktemp -d "${TMPDIR:-/tmp}/neutrino-conformance.XXXXXX")"
-NPID=""
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [ -n "$NPID" ] && kill -0 "$NPID" 2>/dev/null; then
-    kill -TERM "$NPID" 2>/dev/null
-    for _ in $(seq 1 50); do kill -0 "$NPID" 2>/dev/null || break; sleep 0.2; done
-    kill -0 "$NPID" 2>/dev/null && kill -KILL "$NPID" 2>/dev/null
-    wait "$NPID" 2>/dev/null
-  fi
-  rm -rf "$DATA"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-read -r IPORT NPORT < <("$PY" -c '
-import socket
-s = [socket.socket() for _ in range(2)]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*(x.getsockname()[1] for x in s))') || die "no free ports"
+cf_trap
+read -r IPORT NPORT < <(cf_free_ports 2) || die "no free ports"
 log "neutrino up (identity 127.0.0.1:$IPORT, network 127.0.0.1:$NPORT, data $DATA)"
-"$BIN" up --data-dir "$DATA" --identity-listen "127.0.0.1:$IPORT" \
-  --network-listen "127.0.0.1:$NPORT" > "$OUT/neutrino.log" 2>&1 < /dev/null &
-NPID=$!
-for _ in $(seq 1 120); do
-  [ -s "$DATA/clouds.yaml" ] && [ -s "$DATA/admin-password" ] && break
-  kill -0 "$NPID" 2>/dev/null || die "neutrino exited early; see $OUT/neutrino.log"
-  sleep 0.5
-done
-[ -s "$DATA/clouds.yaml" ] || die "neutrino not ready after 60s; see $OUT/neutrino.log"
-AUTH_URL="http://127.0.0.1:$IPORT/v3"
-ADMIN_PASSWORD="$(cat "$DATA/admin-password")"
-ADMIN_USER="$(sed -n "s/^ *username: *'\{0,1\}\([^']*\)'\{0,1\}$/\1/p" "$DATA/clouds.yaml" | head -1)"
-ADMIN_PROJECT="$(sed -n "s/^ *project_name: *'\{0,1\}\([^']*\)'\{0,1\}$/\1/p" "$DATA/clouds.yaml" | head -1)"
-REGION="$(sed -n "s/^ *region_name: *'\{0,1\}\([^']*\)'\{0,1\}$/\1/p" "$DATA/clouds.yaml" | head -1)"
-: "${ADMIN_USER:=admin}" "${ADMIN_PROJECT:=admin}" "${REGION:=RegionOne}"
+cf_start_neutrino "$OUT/neutrino.log" "$IPORT" --network-listen "127.0.0.1:$NPORT"
 
 # ------------------------------------------------------------------ 4. cloud discovery + tempest.conf
 # Plain HTTP (stdlib) so the discovery does not depend on an SDK: an admin token, the
@@ -298,60 +223,7 @@ if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then note=" (TIMED OUT after ${RUN_TI
 cp "$WS/tempest.log" "$OUT/tempest.log" 2>/dev/null
 
 # ------------------------------------------------------------------ 6. summary
-SUMMARY="$("$PY" - "$OUT/results.subunit" "$OUT/selected.txt" "$OUT/failed.txt" <<'PYEOF'
-# Per-test counts: a test whose class fixture (setUpClass) was skipped or failed
-# counts as skipped or failed itself; a selected test that never ran (run timed out)
-# counts as failed.
-import collections, re, sys
-import subunit, testtools
-
-final, starts = {}, set()
-
-class Collector(testtools.StreamResult):
-    def status(self, test_id=None, test_status=None, **kw):
-        if not test_id:
-            return
-        if test_status == "inprogress":
-            starts.add(test_id)
-        elif test_status in ("success", "fail", "skip", "xfail", "uxsuccess"):
-            final[test_id] = test_status
-
-with open(sys.argv[1], "rb") as f:
-    r = Collector()
-    r.startTestRun()
-    try:
-        subunit.ByteStreamToStreamResult(f, non_subunit_name="stdout").run(r)
-    except Exception as e:  # a truncated stream from a timed-out run
-        print(f"# warning: subunit stream ended abnormally: {e}", file=sys.stderr)
-    r.stopTestRun()
-norm = {"success": "pass", "xfail": "pass", "skip": "skip", "fail": "fail", "uxsuccess": "fail"}
-fixture = {}  # class -> status of its setUpClass
-status = {}   # test id -> pass/fail/skip (+ note)
-for t, s in final.items():
-    m = re.match(r"setUpClass \((.*)\)$", t)
-    if m:
-        fixture[m.group(1)] = norm[s]
-    else:
-        status[t] = (norm[s], "")
-for t in open(sys.argv[2]).read().split():
-    if t in status:
-        continue
-    cls = t.split("[")[0].rsplit(".", 1)[0]
-    if cls in fixture and fixture[cls] != "pass":
-        status[t] = (fixture[cls], "  # setUpClass " + fixture[cls])
-    elif t in starts:
-        status[t] = ("fail", "  # unfinished")
-    else:
-        status[t] = ("fail", "  # not run")
-c = collections.Counter(s for s, _ in status.values())
-with open(sys.argv[3], "w") as f:
-    for t, (s, note) in sorted(status.items()):
-        if s == "fail":
-            f.write(t + note + "\n")
-print(f"{c['pass']} {c['fail']} {c['skip']}")
-PYEOF
-)" || die "cannot read $OUT/results.subunit"
-read -r NPASS NFAIL NSKIP <<< "$SUMMARY"
+cf_summarise "$OUT/results.subunit" "$OUT/selected.txt" "$OUT/failed.txt"
 if [ $((NPASS + NFAIL + NSKIP)) -eq 0 ]; then
   tail -20 "$OUT/tempest-run.stderr" >&2
   die "tempest ran no test (rc $rc); see $OUT/tempest-run.stderr"

@@ -65,6 +65,11 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
+# The binary's crash points (load-balancer flows, the create transaction)
+# for tests/lb_faults_e2e.rs; never in a production build. Clippy gets the
+# same features so the test build reuses its artifacts.
+FEATURES="--features neutrino/fault-injection"
+
 # ------------------------------------------------------------------ lint
 if [ "${NEUTRINO_SKIP_LINT:-0}" = 1 ]; then
   step "lint skipped (NEUTRINO_SKIP_LINT=1)"
@@ -73,8 +78,8 @@ else
   cargo fmt --all -- --check
   # clippy shares build scripts and proc-macro builds with the test build below;
   # same features and flags, so nextest does not rebuild those.
-  step "cargo clippy --workspace --all-targets -- -D warnings"
-  cargo clippy --workspace --all-targets -- -D warnings
+  step "cargo clippy --workspace --all-targets $FEATURES -- -D warnings"
+  cargo clippy --workspace --all-targets $FEATURES -- -D warnings
 fi
 
 # ------------------------------------------------------------------ tests
@@ -83,5 +88,11 @@ scope=(--workspace)
 for a in "$@"; do
   case "$a" in -p | -p* | --package | --package=* | --workspace) scope=() ;; esac
 done
-step "cargo nextest run ${scope[*]} --profile $PROFILE $*"
-cargo nextest run "${scope[@]}" --profile "$PROFILE" "$@" </dev/null
+# With packages picked by the caller, the feature only applies if
+# `neutrino` is among them.
+features=()
+if [ ${#scope[@]} -gt 0 ] || [[ " $* " == *" -p neutrino "* ]]; then
+  features=($FEATURES)
+fi
+step "cargo nextest run ${scope[*]} ${features[*]} --profile $PROFILE $*"
+cargo nextest run "${scope[@]}" "${features[@]}" --profile "$PROFILE" "$@" </dev/null

@@ -342,7 +342,7 @@ async fn create(
         }
     };
     let port = service_ports::create(
-        &st,
+        st.config.mac_prefix,
         &mut tx,
         &ServicePort {
             network_id: &net_id,

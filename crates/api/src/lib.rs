@@ -20,7 +20,7 @@ mod rbac;
 mod reject;
 mod routers;
 mod security_groups;
-mod service_ports;
+pub mod service_ports;
 mod subnets;
 mod tags;
 mod view_cache;
@@ -33,6 +33,7 @@ use axum::routing::get;
 use neutrino_identity::Identity;
 use neutrino_store::Db;
 
+pub use fixed_ips::Requested;
 pub use middleware::with_request_ids;
 
 /// Settings of the Network API an operator may change.

@@ -823,9 +823,12 @@ async fn delete(
         .await?
         .ok_or_else(|| ApiError::port_not_found(&id))?;
     body::check_revision(expected, p.revision_number)?;
+    // A load balancer's VIP port goes with its load balancer (the
+    // Load-balancer API owns it through `device_owner` Octavia).
     let service = fixed_ips::is_router_owner(&p.device_owner)
         || p.device_owner == neutrino_types::DEVICE_OWNER_ROUTER_GW
-        || p.device_owner == neutrino_types::DEVICE_OWNER_FLOATINGIP;
+        || p.device_owner == neutrino_types::DEVICE_OWNER_FLOATINGIP
+        || p.device_owner == "Octavia";
     if service && !p.device_id.is_empty() {
         return Err(ApiError::conflict(
             "ServicePortInUse",

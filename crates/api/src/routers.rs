@@ -295,7 +295,7 @@ async fn apply_gateway(
         }
     }
     let port = service_ports::create(
-        st,
+        st.config.mac_prefix,
         tx,
         &ServicePort {
             network_id: &net_id,
@@ -697,7 +697,7 @@ async fn add_interface(
             ip_address: gw.parse().ok(),
         }];
         let port = service_ports::create(
-            &st,
+            st.config.mac_prefix,
             &mut tx,
             &ServicePort {
                 network_id: &s.network_id,

@@ -1,6 +1,8 @@
 //! Ports the server creates for itself: router gateways and interfaces,
 //! floating IP addresses. Same rules as user ports (unique MAC, addresses
 //! through `fixed_ips`), but no security groups and no policy checks.
+//! The Load-balancer API creates its VIP ports here too, in its own
+//! transaction on the same database.
 
 use neutrino_ipam::Mac;
 use neutrino_store::{Tx, now_timestamp};
@@ -8,7 +10,6 @@ use neutrino_types::ApiError;
 use neutrino_types::model::{FixedIp, Port};
 use serde_json::json;
 
-use crate::AppState;
 use crate::fixed_ips::{PortAddressing, Requested};
 use crate::networks::internal;
 
@@ -22,8 +23,13 @@ pub struct ServicePort<'a> {
     pub fixed_ips: Option<&'a [Requested]>,
 }
 
-/// Creates the port and its addresses inside `tx`; returns it with its fixed IPs.
-pub async fn create(st: &AppState, tx: &mut Tx, sp: &ServicePort<'_>) -> Result<Port, ApiError> {
+/// Creates the port and its addresses inside `tx`; returns it with its
+/// fixed IPs. `mac_prefix` is the Network API's (`NetworkConfig`).
+pub async fn create(
+    mac_prefix: [u8; 3],
+    tx: &mut Tx,
+    sp: &ServicePort<'_>,
+) -> Result<Port, ApiError> {
     let net = neutrino_store::networks::get_tx(tx, sp.network_id)
         .await
         .map_err(internal)?
@@ -57,7 +63,7 @@ pub async fn create(st: &AppState, tx: &mut Tx, sp: &ServicePort<'_>) -> Result<
     };
     let mut mac;
     loop {
-        mac = Mac::random_with_prefix(st.config.mac_prefix, &mut rand::rng());
+        mac = Mac::random_with_prefix(mac_prefix, &mut rand::rng());
         port.mac_address = mac.to_string();
         if neutrino_store::ports::insert(tx, &port)
             .await

@@ -17,6 +17,12 @@
 //! - `plug`: `neutrino up` with its data plane; the time from
 //!   `neutrino port plug` to the port reading ACTIVE (root needed).
 //!
+//! - `lb`: the Load-balancer API on the noop provider: load balancer
+//!   create → ACTIVE (1 client, `--lbs`), full trees (load balancer,
+//!   listener, pool, 10 members, health monitor, each waiting for ACTIVE)
+//!   with 8 clients (`--trees`), the list of `--members` members of one
+//!   pool, and the server's RSS afterwards.
+//!
 //! Run it against a release build:
 //! `cargo build --release -p neutrino -p neutrino-bench &&
 //!  target/release/neutrino-bench --neutrino target/release/neutrino --database-url sqlite`
@@ -33,6 +39,7 @@ use futures::stream::{self, StreamExt};
 use neutrino_testkit::{ChildGuard, free_tcp_port, wait_for_tcp};
 use serde_json::{Value, json};
 
+mod lb;
 mod ovn;
 mod plug;
 
@@ -46,6 +53,8 @@ enum Scenario {
     Ovn,
     /// `neutrino up` with its data plane: `port plug` → ACTIVE (`--plugs` ports).
     Plug,
+    /// Load-balancer API (noop provider): create → ACTIVE, full trees, member lists, RSS.
+    Lb,
 }
 
 #[derive(Parser, Debug)]
@@ -78,6 +87,18 @@ struct Args {
     /// `plug`: ports plugged one after the other.
     #[arg(long, default_value_t = 50)]
     plugs: usize,
+    /// `lb`: load balancers created one after the other, each timed to ACTIVE.
+    #[arg(long, default_value_t = 200)]
+    lbs: usize,
+    /// `lb`: full trees (LB + listener + pool + 10 members + health monitor).
+    #[arg(long, default_value_t = 80)]
+    trees: usize,
+    /// `lb`: concurrent clients building trees.
+    #[arg(long, default_value_t = 8)]
+    tree_clients: usize,
+    /// `lb`: members of the one pool that is listed.
+    #[arg(long, default_value_t = 1000)]
+    members: usize,
 }
 
 struct Api {
@@ -93,13 +114,15 @@ impl Api {
         path: &str,
         body: Value,
     ) -> anyhow::Result<Value> {
-        let r = self
+        let mut req = self
             .http
             .request(method.clone(), format!("{}{path}", self.base))
-            .header("x-auth-token", &self.token)
-            .json(&body)
-            .send()
-            .await?;
+            .header("x-auth-token", &self.token);
+        // `Value::Null`: no body (a GET).
+        if !body.is_null() {
+            req = req.json(&body);
+        }
+        let r = req.send().await?;
         let status = r.status();
         let v: Value = r.json().await?;
         if !status.is_success() {
@@ -355,7 +378,7 @@ async fn main() -> anyhow::Result<()> {
     } else {
         "PostgreSQL"
     };
-    let (id_port, net_port) = (free_tcp_port(), free_tcp_port());
+    let (id_port, net_port, lb_port) = (free_tcp_port(), free_tcp_port(), free_tcp_port());
     let mut cmd = Command::new(&args.neutrino);
     cmd.args([
         "serve",
@@ -366,6 +389,7 @@ async fn main() -> anyhow::Result<()> {
     ])
     .args(["--identity-listen", &format!("127.0.0.1:{id_port}")])
     .args(["--network-listen", &format!("127.0.0.1:{net_port}")])
+    .args(["--load-balancer-listen", &format!("127.0.0.1:{lb_port}")])
     .arg("--token-secret-file")
     .arg(dir.join("secret"))
     .env("NEUTRINO_LOG", "warn");
@@ -383,6 +407,7 @@ async fn main() -> anyhow::Result<()> {
     let pid = server.id();
     wait_for_tcp(format!("127.0.0.1:{net_port}"), Duration::from_secs(30)).await?;
     wait_for_tcp(format!("127.0.0.1:{id_port}"), Duration::from_secs(30)).await?;
+    wait_for_tcp(format!("127.0.0.1:{lb_port}"), Duration::from_secs(30)).await?;
 
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(32)
@@ -405,6 +430,11 @@ async fn main() -> anyhow::Result<()> {
         .as_str()
         .context("project-scoped token")?
         .to_string();
+    let lb_api = Arc::new(Api {
+        http: http.clone(),
+        base: format!("http://127.0.0.1:{lb_port}"),
+        token: token.clone(),
+    });
     let api = Arc::new(Api {
         http,
         base: format!("http://127.0.0.1:{net_port}"),
@@ -416,6 +446,9 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Ports | Scenario::Ovn | Scenario::Plug => json!({"port": -1}),
         Scenario::L3 => json!({"router": -1, "network": -1, "subnet": -1, "port": -1,
                                "security_group_rule": -1}),
+        // One VIP port per load balancer. The Load-balancer API's own
+        // quotas are unlimited by default.
+        Scenario::Lb => json!({"port": -1}),
     };
     api.put(
         &format!("/v2.0/quotas/{project}"),
@@ -435,6 +468,30 @@ async fn main() -> anyhow::Result<()> {
         )
         .await?;
         drop(server);
+        return Ok(());
+    }
+    if args.scenario == Scenario::Lb {
+        println!(
+            "| {backend} | server RSS before the run | {} | |",
+            rss_breakdown(pid)?
+        );
+        eprintln!("load average before: {}", load_average());
+        let sizes = lb::Sizes {
+            lbs: args.lbs,
+            trees: args.trees,
+            tree_clients: args.tree_clients,
+            tree_members: 10,
+            members: args.members,
+            lists: args.lists,
+        };
+        lb::run(&api, &lb_api, backend, &sizes).await?;
+        eprintln!("load average after: {}", load_average());
+        println!(
+            "| {backend} | server RSS after the run | {} | |",
+            rss_breakdown(pid)?
+        );
+        drop(server);
+        let _ = std::fs::remove_dir_all(&dir);
         return Ok(());
     }
     if args.scenario == Scenario::L3 {

@@ -1,26 +1,45 @@
 //! The HTTP face of load balancing: the Load-balancer API (Octavia v2).
 //!
-//! This first slice serves version discovery, the providers and their
-//! flavor/availability-zone capabilities, Octavia's fault bodies, and the
-//! two pieces every resource will share: the policy engine ([`policy`])
-//! and the listing rules ([`listing`]). Handlers answer from the database
-//! only; nothing here talks to an amphora.
+//! Every handler answers from the database: a change is written, with
+//! the load balancer's compare-and-set and the flow that will settle it,
+//! in one transaction ([`ops`]); the controller's worker does the rest.
+//! Shared pieces: the policy engine ([`policy`]), the listing rules
+//! ([`listing`]), and the VIP port, created in the load balancer's own
+//! transaction (`vip`). Nothing here talks to an amphora.
 //!
 //! Design: docs/design/load-balancing.md §1.1, §1.3, §2.1, §2.2, §2.4,
 //! §2.14, §4.
 
+mod amphorae;
 mod auth;
+mod availability_zones;
+mod common;
 mod fault;
+mod flavors;
+mod graph;
+mod health_monitors;
+mod hooks;
+mod l7policies;
+mod l7rules;
+mod listeners;
 pub mod listing;
+mod loadbalancers;
+mod members;
+pub mod ops;
 pub mod policy;
-mod providers;
+mod pools;
+mod profiles;
+pub mod providers;
+mod quotas;
 mod versions;
+mod vip;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{any, get};
 use neutrino_identity::Identity;
+use neutrino_lbaas::Controller;
 use neutrino_store::Db;
 
 pub use auth::Caller;
@@ -36,6 +55,12 @@ pub struct LbConfig {
     pub legacy_roles: bool,
     /// `[api_settings] pagination_max_limit`: the default and cap of `limit`.
     pub pagination_max_limit: usize,
+    /// `[controller_worker] loadbalancer_topology`: for load balancers
+    /// whose flavor does not say.
+    pub topology: neutrino_lb_types::enums::Topology,
+    /// `[quotas] default_*_quota`: every resource's limit for projects
+    /// without their own (-1: unlimited).
+    pub default_quota: i64,
 }
 
 impl Default for LbConfig {
@@ -44,25 +69,37 @@ impl Default for LbConfig {
             identity_url: "http://127.0.0.1:5000/v3".into(),
             legacy_roles: true,
             pagination_max_limit: 1000,
+            topology: neutrino_lb_types::enums::Topology::Single,
+            default_quota: -1,
         }
     }
 }
 
 #[derive(Clone)]
 pub struct LbState {
-    /// Unused by the providers slice; every resource handler after it
-    /// reads and writes through it.
     pub db: Db,
     pub identity: Identity,
     pub config: Arc<LbConfig>,
+    /// Starts the flows that settle every change.
+    pub controller: Controller,
+    /// The Network API's MAC prefix, for VIP ports.
+    pub mac_prefix: [u8; 3],
 }
 
 impl LbState {
-    pub fn new(db: Db, identity: Identity, config: LbConfig) -> LbState {
+    pub fn new(
+        db: Db,
+        identity: Identity,
+        config: LbConfig,
+        controller: Controller,
+        mac_prefix: [u8; 3],
+    ) -> LbState {
         LbState {
             db,
             identity,
             config: Arc::new(config),
+            controller,
+            mac_prefix,
         }
     }
 
@@ -83,7 +120,19 @@ pub fn router(state: LbState) -> Router {
         r = r
             .route(prefix, only(get(versions::v2), "GET"))
             .route(&format!("{prefix}/"), only(get(versions::v2), "GET"))
-            .merge(providers::routes(prefix));
+            .merge(providers::routes(prefix))
+            .merge(loadbalancers::routes(prefix))
+            .merge(members::routes(prefix))
+            .merge(health_monitors::routes(prefix))
+            .merge(amphorae::routes(prefix))
+            .merge(profiles::routes(prefix))
+            .merge(flavors::routes(prefix))
+            .merge(availability_zones::routes(prefix))
+            .merge(quotas::routes(prefix))
+            .merge(listeners::routes(prefix))
+            .merge(pools::routes(prefix))
+            .merge(l7policies::routes(prefix))
+            .merge(l7rules::routes(prefix));
     }
     r.fallback(fault::not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -55,6 +55,10 @@ pub const AMPHORA_AZ_CAPABILITIES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The provider of load balancers that name none (upstream's
+/// `[api_settings] default_provider_driver`).
+pub const DEFAULT: &str = "amphora";
+
 /// Whether `provider` names an enabled provider.
 pub fn is_enabled(provider: &str) -> bool {
     PROVIDERS.iter().any(|(name, _)| *name == provider)

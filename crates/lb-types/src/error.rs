@@ -30,6 +30,10 @@ pub mod resource {
     pub const AMPHORA: &str = "Amphora";
     pub const FLAVOR: &str = "Flavor";
     pub const FLAVOR_PROFILE: &str = "Flavor profile";
+    /// What a lookup of a missing flavor profile says (the model's
+    /// `_name()`); the controllers' own checks (nil id, delete, in use)
+    /// spell it [`FLAVOR_PROFILE`].
+    pub const FLAVOR_PROFILE_MODEL: &str = "Flavor Profile";
     pub const AVAILABILITY_ZONE: &str = "Availability Zone";
     pub const AVAILABILITY_ZONE_PROFILE: &str = "Availability Zone Profile";
     pub const SUBNET: &str = "Subnet";
@@ -94,6 +98,24 @@ impl LbError {
         Self::client_side(
             "UnknownAttribute",
             format!("{noun} for argument {argument}: {}", names.join(", ")),
+        )
+    }
+
+    /// WSME's `MissingArgument`: a controller parameter with nothing to
+    /// fill it (no body, no id in the path).
+    pub fn missing_argument(argname: &str) -> Self {
+        Self::client_side(
+            "MissingArgument",
+            format!("Missing argument: \"{argname}\""),
+        )
+    }
+
+    /// WSME's answer to a body whose `Content-Type` it cannot read.
+    pub fn unknown_mimetype(mimetype: &str) -> Self {
+        Self::new(
+            415,
+            "ClientSideError",
+            format!("Unknown mimetype: {mimetype}"),
         )
     }
 

@@ -3,12 +3,15 @@
 //! 409 it answers when the set fails, and the statuses each outcome
 //! leaves.
 
+use serde::{Deserialize, Serialize};
+
 use crate::LbError;
 use crate::enums::{OperatingStatus, ProvisioningStatus as Ps};
 use crate::error::resource;
 
 /// What a request does to an object.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Operation {
     Create,
     Update,
@@ -19,7 +22,8 @@ pub enum Operation {
 /// How an object takes part in a flow: it is the object operated on, or
 /// an ancestor moved to PENDING_UPDATE for the duration (the load
 /// balancer of a child op, the listener of a pool op, ...).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Role {
     Own,
     Parent,
@@ -84,7 +88,8 @@ pub fn after_flow(op: Operation, role: Role, succeeded: bool) -> Option<Ps> {
 }
 
 /// Which kind of object, for its operating status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Object {
     LoadBalancer,
     Listener,

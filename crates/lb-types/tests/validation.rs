@@ -1302,10 +1302,15 @@ fn quota_and_admin_bodies() {
     table(
         "flavor and profile POST",
         |b| {
+            // The data's JSON is checked by the handler, after policy.
             if b.get("flavorprofile").is_some() {
-                ProfileCreate::parse(b, ProfileKind::Flavor).map(|_| ())
+                ProfileCreate::parse(b, ProfileKind::Flavor)
+                    .and_then(|p| profile_data(&p.data, "flavor_data"))
+                    .map(|_| ())
             } else if b.get("availability_zone_profile").is_some() {
-                ProfileCreate::parse(b, ProfileKind::AvailabilityZone).map(|_| ())
+                ProfileCreate::parse(b, ProfileKind::AvailabilityZone)
+                    .and_then(|p| profile_data(&p.data, "availability_zone_data"))
+                    .map(|_| ())
             } else {
                 FlavorCreate::parse(b).map(|_| ())
             }
@@ -1333,6 +1338,19 @@ fn quota_and_admin_bodies() {
             ),
         ],
     );
+    // parse leaves the data alone: a bad document is the handler's 400.
+    let p = ProfileCreate::parse(
+        &json!({"flavorprofile": {"name": "p", "provider_name": "x", "flavor_data": "{nope"}}),
+        ProfileKind::Flavor,
+    )
+    .unwrap();
+    assert_eq!(p.data, "{nope");
+    // Both spellings of a quota: the current one wins, null included.
+    let q = QuotaUpdate::parse(&json!({"quota": {
+        "load_balancer": 5, "loadbalancer": 7, "health_monitor": 3, "healthmonitor": null}}))
+    .unwrap();
+    assert_eq!(q.load_balancer, neutrino_lb_types::Patch::Value(7));
+    assert_eq!(q.health_monitor, neutrino_lb_types::Patch::Null);
     assert!(
         FlavorCreate::parse(&json!({"flavor": {"name": "f", "flavor_profile_id": LB}}))
             .unwrap()

@@ -187,6 +187,18 @@ async fn run(
         network_router(state).merge(neutrino_infra::api::router(infra.clone(), identity.clone())),
     );
 
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // The load-balancer flow worker runs on every server, with or without
+    // the Load-balancer API listener: flows started elsewhere may need it.
+    let (controller, lb_worker) = neutrino_lbaas::controller::start(
+        db.clone(),
+        std::sync::Arc::new(neutrino_lbaas::backend::noop::NoopBackend),
+        neutrino_lbaas::engine::WorkerConfig::new(worker_instance(&settings, data_dir)),
+        stop_rx.clone(),
+    );
+    neutrino_lbaas::audit::pending_without_flow(&db)
+        .await
+        .context("load-balancer start-up audit failed")?;
     let load_balancer_app = with_request_ids(neutrino_lb_api::router(LbState::new(
         db.clone(),
         identity.clone(),
@@ -194,8 +206,9 @@ async fn run(
             identity_url: identity_url.clone(),
             ..LbConfig::default()
         },
+        controller,
+        settings.network.mac_prefix,
     )));
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
@@ -266,6 +279,7 @@ async fn run(
         server.await??;
     }
     let _ = infra_dns.await;
+    let _ = lb_worker.await;
     for task in dataplane {
         let _ = task.await;
     }
@@ -276,6 +290,20 @@ async fn run(
     db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// This server's stable name among those sharing the database (design
+/// §7.2): a restart takes over the flow leases of its previous life at
+/// once. The host, plus the data directory (`up`) or the Network API's
+/// address (`serve`), which two servers on one host cannot share.
+fn worker_instance(settings: &Settings, data_dir: Option<&Path>) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    match data_dir {
+        Some(dir) => format!("{host}:{}", dir.display()),
+        None => format!("{host}:{}", settings.network_listen),
+    }
 }
 
 /// Hides a password in a database URL for log and error messages.

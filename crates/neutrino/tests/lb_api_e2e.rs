@@ -268,3 +268,372 @@ async fn e2e_default_load_balancer_address_in_use_is_skipped_but_a_chosen_one_is
     );
     Ok(())
 }
+
+/// Starts `neutrino serve` with the Load-balancer API on a free port and
+/// writes a clouds.yaml for its admin; returns the server, the
+/// clouds.yaml path and the ports.
+async fn serve_with_lb(dir: &Path) -> Result<(ChildGuard, std::path::PathBuf, [u16; 3])> {
+    let log = dir.join("neutrino.log");
+    let ports = three_ports();
+    let [identity, network, lb] = ports;
+    let mut server = ChildGuard::spawn(
+        serve_command(dir, &log, identity, network)?
+            .args(["--load-balancer-listen", &format!("127.0.0.1:{lb}")]),
+    )?;
+    for port in ports {
+        if let Err(e) = wait_for_tcp(("127.0.0.1", port), READY_TIMEOUT).await {
+            let _ = server.try_wait();
+            bail!(
+                "{e}:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+    }
+    let clouds = dir.join("clouds.yaml");
+    std::fs::write(
+        &clouds,
+        format!(
+            "clouds:\n  neutrino:\n    auth:\n      auth_url: 'http://127.0.0.1:{identity}/v3'\n      \
+             username: 'admin'\n      password: '{PASSWORD}'\n      project_name: 'admin'\n      \
+             user_domain_name: Default\n      project_domain_name: Default\n    \
+             region_name: 'RegionOne'\n    interface: public\n    identity_api_version: 3\n"
+        ),
+    )?;
+    Ok((server, clouds, ports))
+}
+
+/// Replaces every value of an `id`-like key by a placeholder, so trees
+/// from two clouds compare by shape and statuses.
+fn without_ids(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| {
+                    let x = if k == "id" || k.ends_with("_id") {
+                        json!("<id>")
+                    } else {
+                        without_ids(x)
+                    };
+                    (k.clone(), x)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_ids).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Document 003's load-balancer walk-through with the stock client, as
+/// the peer's recorded smoke run (shared/peer/smoke-reference.txt) does
+/// it, then L7, stats, failover, amphorae, quotas, flavors and zones, and
+/// a cascade delete that leaves nothing.
+#[tokio::test]
+async fn e2e_document_003_walkthrough_with_openstack_loadbalancer() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let (mut server, clouds, _) = serve_with_lb(tmp.path()).await?;
+    let os = |args: &[&str]| openstack_json(&clouds, args);
+    let ok = |args: &[&str]| -> Result<()> {
+        let out = openstack(&clouds, args)?;
+        ensure!(
+            out.status.success(),
+            "`openstack {}`: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(())
+    };
+
+    os(&["network", "create", "private"])?;
+    let subnet = os(&[
+        "subnet",
+        "create",
+        "private-subnet",
+        "--network",
+        "private",
+        "--subnet-range",
+        "172.24.0.0/24",
+    ])?;
+    let subnet_id = subnet["id"].as_str().context("subnet id")?.to_string();
+
+    let lb = os(&[
+        "loadbalancer",
+        "create",
+        "--name",
+        "lbaas",
+        "--vip-subnet-id",
+        &subnet_id,
+        "--wait",
+    ])?;
+    ensure!(
+        lb["provisioning_status"] == "ACTIVE" && lb["operating_status"] == "OFFLINE",
+        "{lb}"
+    );
+    ensure!(
+        lb["provider"] == "amphora" && lb["vip_subnet_id"] == subnet_id.as_str(),
+        "{lb}"
+    );
+    let vip_port = lb["vip_port_id"].as_str().context("vip port")?.to_string();
+    let port = os(&["port", "show", &vip_port])?;
+    ensure!(
+        port["device_owner"] == "Octavia"
+            && port["name"] == format!("octavia-lb-{}", lb["id"].as_str().unwrap_or("")),
+        "{port}"
+    );
+
+    let listener = os(&[
+        "loadbalancer",
+        "listener",
+        "create",
+        "--name",
+        "lbaas-listener",
+        "--protocol",
+        "HTTP",
+        "--protocol-port",
+        "80",
+        "--wait",
+        "lbaas",
+    ])?;
+    ensure!(
+        listener["provisioning_status"] == "ACTIVE" && listener["connection_limit"] == -1,
+        "{listener}"
+    );
+    let pool = os(&[
+        "loadbalancer",
+        "pool",
+        "create",
+        "--name",
+        "lbaas-pool",
+        "--lb-algorithm",
+        "ROUND_ROBIN",
+        "--listener",
+        "lbaas-listener",
+        "--protocol",
+        "HTTP",
+        "--wait",
+    ])?;
+    ensure!(pool["provisioning_status"] == "ACTIVE", "{pool}");
+    let hm = os(&[
+        "loadbalancer",
+        "healthmonitor",
+        "create",
+        "--name",
+        "lbaas-hm",
+        "--type",
+        "HTTP",
+        "--delay",
+        "5",
+        "--timeout",
+        "4",
+        "--max-retries",
+        "3",
+        "--url-path",
+        "/healthz",
+        "--expected-codes",
+        "200",
+        "--wait",
+        "lbaas-pool",
+    ])?;
+    ensure!(
+        hm["provisioning_status"] == "ACTIVE" && hm["operating_status"] == "ONLINE",
+        "{hm}"
+    );
+    for (name, address) in [("member-1", "172.24.0.10"), ("member-2", "172.24.0.11")] {
+        let m = os(&[
+            "loadbalancer",
+            "member",
+            "create",
+            "--name",
+            name,
+            "--subnet-id",
+            &subnet_id,
+            "--address",
+            address,
+            "--protocol-port",
+            "8080",
+            "--wait",
+            "lbaas-pool",
+        ])?;
+        ensure!(
+            m["provisioning_status"] == "ACTIVE" && m["operating_status"] == "OFFLINE",
+            "{m}"
+        );
+    }
+
+    // The status tree has the peer's shape and statuses.
+    let out = openstack(&clouds, &["loadbalancer", "status", "show", "lbaas"])?;
+    ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ours: Value = serde_json::from_slice(&out.stdout)?;
+    let reference = std::fs::read_to_string(
+        neutrino_testkit::workspace_root().join("../shared/peer/smoke-reference.txt"),
+    );
+    if let Ok(text) = reference {
+        let start = text
+            .find("$ openstack loadbalancer status show lbaas\n")
+            .context("recorded")?;
+        let json_start = start + text[start..].find('{').context("json")?;
+        let mut de = serde_json::Deserializer::from_str(&text[json_start..]).into_iter::<Value>();
+        let peer_tree = de.next().context("recorded tree")??;
+        assert_eq!(without_ids(&ours), without_ids(&peer_tree), "status tree");
+    }
+
+    // L7: a policy sending /api to a second pool, one rejecting the rest.
+    os(&[
+        "loadbalancer",
+        "pool",
+        "create",
+        "--name",
+        "api-pool",
+        "--lb-algorithm",
+        "ROUND_ROBIN",
+        "--loadbalancer",
+        "lbaas",
+        "--protocol",
+        "HTTP",
+        "--wait",
+    ])?;
+    let redirect = os(&[
+        "loadbalancer",
+        "l7policy",
+        "create",
+        "--name",
+        "to-api",
+        "--action",
+        "REDIRECT_TO_POOL",
+        "--redirect-pool",
+        "api-pool",
+        "--wait",
+        "lbaas-listener",
+    ])?;
+    ensure!(
+        redirect["provisioning_status"] == "ACTIVE" && redirect["position"] == 1,
+        "{redirect}"
+    );
+    let rule = os(&[
+        "loadbalancer",
+        "l7rule",
+        "create",
+        "--type",
+        "PATH",
+        "--compare-type",
+        "STARTS_WITH",
+        "--value",
+        "/api",
+        "--wait",
+        "to-api",
+    ])?;
+    ensure!(
+        rule["provisioning_status"] == "ACTIVE" && rule["operating_status"] == "ONLINE",
+        "{rule}"
+    );
+    let reject = os(&[
+        "loadbalancer",
+        "l7policy",
+        "create",
+        "--name",
+        "reject",
+        "--action",
+        "REJECT",
+        "--wait",
+        "lbaas-listener",
+    ])?;
+    ensure!(reject["position"] == 2, "{reject}");
+
+    let stats = os(&["loadbalancer", "stats", "show", "lbaas"])?;
+    ensure!(
+        stats["bytes_in"] == 0 && stats["total_connections"] == 0,
+        "{stats}"
+    );
+
+    // Failover replaces the amphora; the admin sees it.
+    let before = os(&["loadbalancer", "amphora", "list", "--loadbalancer", "lbaas"])?;
+    ensure!(before.as_array().map(Vec::len) == Some(1), "{before}");
+    ok(&["loadbalancer", "failover", "--wait", "lbaas"])?;
+    let after = os(&["loadbalancer", "amphora", "list", "--loadbalancer", "lbaas"])?;
+    ensure!(
+        after.as_array().map(Vec::len) == Some(1) && after[0]["id"] != before[0]["id"],
+        "{after}"
+    );
+    ensure!(after[0]["status"] == "ALLOCATED", "{after}");
+
+    // Quotas, flavors, availability zones.
+    ok(&["loadbalancer", "quota", "set", "--member", "5", "admin"])?;
+    let q = os(&["loadbalancer", "quota", "show", "admin"])?;
+    ensure!(q["member"] == 5, "{q}");
+    let fp = os(&[
+        "loadbalancer",
+        "flavorprofile",
+        "create",
+        "--name",
+        "single",
+        "--provider",
+        "amphora",
+        "--flavor-data",
+        r#"{"loadbalancer_topology": "SINGLE"}"#,
+    ])?;
+    let flavor = os(&[
+        "loadbalancer",
+        "flavor",
+        "create",
+        "--name",
+        "small",
+        "--flavorprofile",
+        fp["id"].as_str().context("profile id")?,
+        "--enable",
+    ])?;
+    ensure!(flavor["enabled"] == true, "{flavor}");
+    os(&[
+        "loadbalancer",
+        "availabilityzoneprofile",
+        "create",
+        "--name",
+        "azp",
+        "--provider",
+        "amphora",
+        "--availability-zone-data",
+        r#"{"compute_zone": "nova"}"#,
+    ])?;
+    os(&[
+        "loadbalancer",
+        "availabilityzone",
+        "create",
+        "--name",
+        "az1",
+        "--availabilityzoneprofile",
+        "azp",
+    ])?;
+    let small = os(&[
+        "loadbalancer",
+        "create",
+        "--name",
+        "small-lb",
+        "--vip-subnet-id",
+        &subnet_id,
+        "--flavor",
+        "small",
+        "--availability-zone",
+        "az1",
+        "--wait",
+    ])?;
+    ensure!(
+        small["provisioning_status"] == "ACTIVE" && small["availability_zone"] == "az1",
+        "{small}"
+    );
+    ok(&["loadbalancer", "delete", "--wait", "small-lb"])?;
+
+    // Cascade delete: everything goes, the VIP port too.
+    ok(&["loadbalancer", "delete", "--cascade", "--wait", "lbaas"])?;
+    let lbs = os(&["loadbalancer", "list"])?;
+    ensure!(lbs == json!([]), "{lbs}");
+    let ports = os(&["port", "list", "--network", "private"])?;
+    ensure!(ports == json!([]), "ports left: {ports}");
+    let amps = os(&["loadbalancer", "amphora", "list"])?;
+    ensure!(amps == json!([]), "amphorae left: {amps}");
+
+    let status = server.terminate(Duration::from_secs(10))?;
+    ensure!(status.success(), "exit {status}");
+    Ok(())
+}

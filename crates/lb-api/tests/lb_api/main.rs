@@ -2,6 +2,20 @@
 //! PostgreSQL (when NEUTRINO_TEST_POSTGRES_URL is set). Answers are
 //! compared with the peer's, recorded in fixtures/peer.json.
 
+mod admin_support;
+mod amphorae;
+mod availability_zones;
+mod flavors;
+mod graph;
+mod health_monitors;
+mod l7policies;
+mod l7rules;
+mod listeners;
+mod loadbalancers;
+mod members;
+mod pools;
+mod quotas;
+mod races;
 mod support;
 
 use axum::http::header;

@@ -16,6 +16,12 @@ pub struct Cloud {
     pub db: Db,
     pub identity: Identity,
     identity_app: Router,
+    /// The Network API on the same database (networks for VIPs and
+    /// members are made through it, as a user would).
+    pub net: Router,
+    /// The flow worker with the noop backend, as `serve` runs it.
+    pub controller: neutrino_lbaas::Controller,
+    _stop: tokio::sync::watch::Sender<bool>,
     /// Tokens, all scoped to a project: the cloud admin; alice, a member
     /// of alpha; rita, a reader of alpha; olga, who holds only the legacy
     /// `load-balancer_observer` role in alpha.
@@ -23,6 +29,8 @@ pub struct Cloud {
     pub alice: String,
     pub rita: String,
     pub olga: String,
+    /// The id of alice's project.
+    pub alpha: String,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -57,15 +65,33 @@ async fn build(db: Db, backend: &'static str, dir: Option<tempfile::TempDir>) ->
         .issue_token_for_tests("admin", "secret", "admin")
         .await
         .expect("admin token");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut worker = neutrino_lbaas::engine::WorkerConfig::new(format!("test-{}", uuid_like()));
+    worker.poll = std::time::Duration::from_millis(50);
+    let (controller, _) = neutrino_lbaas::controller::start(
+        db.clone(),
+        std::sync::Arc::new(neutrino_lbaas::backend::noop::NoopBackend),
+        worker,
+        stopped,
+    );
+    let net = neutrino_api::network_router(neutrino_api::AppState::new(
+        db.clone(),
+        identity.clone(),
+        neutrino_api::NetworkConfig::default(),
+    ));
     let mut cloud = Cloud {
         backend,
         db,
+        net,
+        controller,
+        _stop: stop,
         identity_app: identity.router(),
         identity,
         admin,
         alice: String::new(),
         rita: String::new(),
         olga: String::new(),
+        alpha: String::new(),
         _dir: dir,
     };
     let alpha = cloud.project("alpha").await;
@@ -76,6 +102,7 @@ async fn build(db: Db, backend: &'static str, dir: Option<tempfile::TempDir>) ->
     cloud.alice = cloud.user("alice", &alpha, "alpha", &member).await;
     cloud.rita = cloud.user("rita", &alpha, "alpha", &reader).await;
     cloud.olga = cloud.user("olga", &alpha, "alpha", &observer).await;
+    cloud.alpha = alpha;
     cloud
 }
 
@@ -107,7 +134,38 @@ pub struct Answer {
     pub body: Value,
 }
 
+fn uuid_like() -> String {
+    format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    )
+}
+
 pub async fn send(app: &Router, method: &str, path: &str, token: Option<&str>) -> Answer {
+    call(app, method, path, token, None).await
+}
+
+/// A request with a JSON body.
+pub async fn send_json(
+    app: &Router,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Value,
+) -> Answer {
+    call(app, method, path, token, Some(body)).await
+}
+
+async fn call(
+    app: &Router,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Answer {
     let mut b = Request::builder()
         .method(method)
         .uri(path)
@@ -115,9 +173,16 @@ pub async fn send(app: &Router, method: &str, path: &str, token: Option<&str>) -
     if let Some(t) = token {
         b = b.header("x-auth-token", t);
     }
+    let body = match body {
+        Some(v) => {
+            b = b.header("content-type", "application/json");
+            Body::from(v.to_string())
+        }
+        None => Body::empty(),
+    };
     let resp = app
         .clone()
-        .oneshot(b.body(Body::empty()).expect("request"))
+        .oneshot(b.body(body).expect("request"))
         .await
         .expect("router never fails");
     let status = resp.status();
@@ -141,7 +206,79 @@ pub async fn send(app: &Router, method: &str, path: &str, token: Option<&str>) -
 impl Cloud {
     /// The Load-balancer API on this cloud's database.
     pub fn lb(&self, config: LbConfig) -> Router {
-        router(LbState::new(self.db.clone(), self.identity.clone(), config))
+        router(LbState::new(
+            self.db.clone(),
+            self.identity.clone(),
+            config,
+            self.controller.clone(),
+            neutrino_api::NetworkConfig::default().mac_prefix,
+        ))
+    }
+
+    /// A second API server on the same database, with its own flow
+    /// worker (another instance name), as `serve` next to `serve` runs.
+    pub fn second_server(&self, config: LbConfig) -> Router {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut worker =
+            neutrino_lbaas::engine::WorkerConfig::new(format!("test2-{}", uuid_like()));
+        worker.poll = std::time::Duration::from_millis(50);
+        let (controller, _) = neutrino_lbaas::controller::start(
+            self.db.clone(),
+            std::sync::Arc::new(neutrino_lbaas::backend::noop::NoopBackend),
+            worker,
+            stopped,
+        );
+        // The worker stops when the test's runtime ends.
+        std::mem::forget(stop);
+        router(LbState::new(
+            self.db.clone(),
+            self.identity.clone(),
+            config,
+            controller,
+            neutrino_api::NetworkConfig::default().mac_prefix,
+        ))
+    }
+
+    /// A network with one IPv4 subnet (`cidr`) made through the Network
+    /// API with `token`; returns (network id, subnet id).
+    pub async fn network(&self, token: &str, cidr: &str) -> (String, String) {
+        let n = send_json(
+            &self.net,
+            "POST",
+            "/v2.0/networks",
+            Some(token),
+            json!({"network": {"name": format!("net-{cidr}")}}),
+        )
+        .await;
+        assert_eq!(n.status, 201, "network: {}", n.body);
+        let net_id = n.body["network"]["id"].as_str().expect("id").to_string();
+        let s = send_json(
+            &self.net,
+            "POST",
+            "/v2.0/subnets",
+            Some(token),
+            json!({"subnet": {"network_id": net_id, "cidr": cidr, "ip_version": 4}}),
+        )
+        .await;
+        assert_eq!(s.status, 201, "subnet: {}", s.body);
+        let subnet_id = s.body["subnet"]["id"].as_str().expect("id").to_string();
+        (net_id, subnet_id)
+    }
+
+    /// Polls `path` until its `key` object's provisioning status is
+    /// `want` (or it is gone, for `want` "DELETED"); panics after 10 s.
+    pub async fn wait_for(&self, app: &Router, path: &str, key: &str, want: &str) -> Value {
+        for _ in 0..400 {
+            let a = send(app, "GET", path, Some(&self.admin)).await;
+            if want == "DELETED" && a.status == 404 {
+                return a.body;
+            }
+            if a.body[key]["provisioning_status"] == want {
+                return a.body[key].clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("{path} never reached {want}");
     }
 
     async fn identity_call(&self, method: &str, path: &str, body: Option<Value>) -> Value {

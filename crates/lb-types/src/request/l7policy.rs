@@ -276,6 +276,9 @@ pub struct L7PolicyUpdate {
     pub redirect: Option<Redirect>,
     pub position: Patch<i64>,
     pub tags: Patch<Vec<String>>,
+    /// `redirect_http_code` as given: what a body that touches no other
+    /// redirect attribute changes (upstream stores it alone).
+    pub redirect_http_code: Patch<i64>,
 }
 
 impl L7PolicyUpdate {
@@ -303,6 +306,7 @@ impl L7PolicyUpdate {
             redirect,
             position: f.int("position").null_as(|| MAX_POLICY_POSITION),
             tags: f.strs("tags"),
+            redirect_http_code: f.int("redirect_http_code"),
         })
     }
 
@@ -319,6 +323,8 @@ impl L7PolicyUpdate {
             p.redirect_url = r.redirect_url.clone();
             p.redirect_prefix = r.redirect_prefix.clone();
             p.redirect_http_code = r.redirect_http_code;
+        } else {
+            p.redirect_http_code = self.redirect_http_code.clone().apply(p.redirect_http_code);
         }
         if let Patch::Value(pos) = self.position {
             p.position = pos;

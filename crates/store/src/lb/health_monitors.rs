@@ -166,3 +166,17 @@ pub async fn delete(tx: &mut Tx, id: &str) -> Result<bool, StoreError> {
     .await?;
     Ok(execute(tx, "DELETE FROM lb_health_monitors WHERE id = $1", &[id]).await? == 1)
 }
+
+/// The members of monitor `id`'s pool back to NO_MONITOR: what deleting a
+/// monitor leaves them (upstream's `UpdatePoolMembersOperatingStatusInDB`
+/// in its delete flow). Call before deleting the monitor. Returns how many
+/// members changed.
+pub async fn unmonitor_members(tx: &mut Tx, id: &str) -> Result<u64, StoreError> {
+    execute(
+        tx,
+        "UPDATE lb_members SET operating_status = 'NO_MONITOR' \
+         WHERE pool_id IN (SELECT pool_id FROM lb_health_monitors WHERE id = $1)",
+        &[id],
+    )
+    .await
+}

@@ -155,9 +155,22 @@ pub async fn update(tx: &mut Tx, p: &L7Policy) -> Result<bool, StoreError> {
     Ok(true)
 }
 
-/// Deletes a policy with its rules (foreign key) and their tags. Returns
-/// whether it existed; the caller renumbers the rest.
+/// Renumbers a listener's policies 1..n in their current order (after
+/// one of them is gone).
+pub async fn renumber(tx: &mut Tx, listener_id: &str) -> Result<(), StoreError> {
+    let policies = list_by_listener_tx(tx, listener_id).await?;
+    let ids: Vec<&str> = policies.iter().map(|p| p.id.as_str()).collect();
+    set_positions(tx, &ids).await
+}
+
+/// Deletes a policy with its rules (foreign key) and their tags, and
+/// renumbers the rest of its listener's policies (upstream reorders when
+/// the row goes, at the end of the delete flow). Returns whether it
+/// existed.
 pub async fn delete(tx: &mut Tx, id: &str) -> Result<bool, StoreError> {
+    let listener: Option<String> = dispatch!(tx.conn(), c => sqlx::query_scalar(
+        "SELECT listener_id FROM lb_l7policies WHERE id = $1")
+        .bind(id).fetch_optional(&mut *c).await)?;
     tags::delete_where(
         tx,
         Object::L7Rule,
@@ -172,5 +185,9 @@ pub async fn delete(tx: &mut Tx, id: &str) -> Result<bool, StoreError> {
         &[id],
     )
     .await?;
-    Ok(execute(tx, "DELETE FROM lb_l7policies WHERE id = $1", &[id]).await? == 1)
+    let existed = execute(tx, "DELETE FROM lb_l7policies WHERE id = $1", &[id]).await? == 1;
+    if let Some(listener) = listener {
+        renumber(tx, &listener).await?;
+    }
+    Ok(existed)
 }

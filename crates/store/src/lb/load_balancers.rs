@@ -325,3 +325,65 @@ pub async fn delete(tx: &mut Tx, id: &str) -> Result<bool, StoreError> {
     let n = execute(tx, "DELETE FROM lb_load_balancers WHERE id = $1", &[id]).await?;
     Ok(n == 1)
 }
+
+/// Gives the load balancer's VIP port back (design §3.4): a port created
+/// for it (`octavia_owned`) is deleted with its addresses, floating IPs
+/// on it losing their association as a Network API port delete does; a
+/// port the user supplied stays, its `device_owner` and `device_id`
+/// cleared. Nothing when the load balancer or its port is gone already.
+pub async fn release_vip_port(tx: &mut Tx, id: &str) -> Result<(), StoreError> {
+    let Some(lb) = get_tx(tx, id).await? else {
+        return Ok(());
+    };
+    let Some(port_id) = lb.vip.port_id.as_deref() else {
+        return Ok(());
+    };
+    let now = crate::now_timestamp();
+    if lb.vip.octavia_owned {
+        crate::floatingips::disassociate_port(tx, port_id, &now).await?;
+        crate::ports::delete(tx, port_id).await?;
+    } else {
+        dispatch!(tx.conn(), c => sqlx::query(
+            "UPDATE ports SET device_owner = '', device_id = '', \
+             revision_number = revision_number + 1, updated_at = $2 WHERE id = $1")
+            .bind(port_id).bind(&now).execute(&mut *c).await.map(|_| ()))?;
+    }
+    Ok(())
+}
+
+/// The start-up audit of design §7.2: objects in PENDING_* whose load
+/// balancer has no flow (which cannot happen: every PENDING_* status is
+/// written with the flow that settles it) are set to ERROR so they can be
+/// deleted. Returns how many rows it changed (0 unless there is a bug).
+pub async fn error_pending_without_flow(tx: &mut Tx) -> Result<u64, StoreError> {
+    let orphan = "provisioning_status LIKE 'PENDING_%' AND NOT EXISTS \
+                  (SELECT 1 FROM lb_flows f WHERE f.lb_id = $1)";
+    let now = now();
+    let mut n = 0;
+    for (table, _) in TREE {
+        // Each row's load balancer.
+        let lb_of = match table {
+            "lb_listeners" | "lb_pools" => "load_balancer_id".to_string(),
+            "lb_members" | "lb_health_monitors" => {
+                "(SELECT load_balancer_id FROM lb_pools p WHERE p.id = pool_id)".to_string()
+            }
+            "lb_l7policies" => {
+                "(SELECT load_balancer_id FROM lb_listeners l WHERE l.id = listener_id)".to_string()
+            }
+            _ => "(SELECT l.load_balancer_id FROM lb_l7policies p JOIN lb_listeners l \
+                  ON l.id = p.listener_id WHERE p.id = l7policy_id)"
+                .to_string(),
+        };
+        let sql = format!(
+            "UPDATE {table} SET provisioning_status = 'ERROR', updated_at = $1 WHERE {}",
+            orphan.replace("f.lb_id = $1", &format!("f.lb_id = {lb_of}"))
+        );
+        n += execute(tx, &sql, &[now.as_str()]).await?;
+    }
+    let sql = format!(
+        "UPDATE lb_load_balancers SET provisioning_status = 'ERROR', updated_at = $1 WHERE {}",
+        orphan.replace("f.lb_id = $1", "f.lb_id = lb_load_balancers.id")
+    );
+    n += execute(tx, &sql, &[now.as_str()]).await?;
+    Ok(n)
+}

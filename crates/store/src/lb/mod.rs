@@ -18,6 +18,7 @@ pub mod load_balancers;
 pub mod members;
 pub mod pools;
 pub mod quotas;
+pub mod stats;
 pub mod status;
 mod tags;
 
@@ -300,4 +301,35 @@ pub(crate) fn opt_json_col<T: serde::de::DeserializeOwned>(
     s: Option<&str>,
 ) -> Result<Option<T>, StoreError> {
     s.map(|s| json_col(column, s)).transpose()
+}
+
+/// Deletes one object of any kind with what hangs under it (its module's
+/// `delete`); a load balancer also takes its VIP rows but not its VIP
+/// port, which the caller releases. Returns whether it existed.
+pub async fn delete_object(tx: &mut Tx, object: Object, id: &str) -> Result<bool, StoreError> {
+    match object {
+        Object::LoadBalancer => load_balancers::delete(tx, id).await,
+        Object::Listener => listeners::delete(tx, id).await,
+        Object::Pool => pools::delete(tx, id).await,
+        Object::Member => members::delete(tx, id).await,
+        Object::HealthMonitor => health_monitors::delete(tx, id).await,
+        Object::L7Policy => l7policies::delete(tx, id).await,
+        Object::L7Rule => l7rules::delete(tx, id).await,
+    }
+}
+
+/// ONLINE when the object is enabled, else OFFLINE: what a finished flow
+/// reports for objects without heartbeats of their own (monitors, L7
+/// policies and rules; design §3.2).
+pub async fn set_operating_by_enabled(
+    tx: &mut Tx,
+    object: Object,
+    id: &str,
+) -> Result<u64, StoreError> {
+    let sql = format!(
+        "UPDATE {} SET operating_status = CASE WHEN enabled THEN 'ONLINE' ELSE 'OFFLINE' END \
+         WHERE id = $1",
+        object.table()
+    );
+    execute(tx, &sql, &[id]).await
 }
