@@ -44,7 +44,9 @@
 #   CONFORMANCE_EXCLUDE_REGEX  leave out tests matching this (TEMPEST_EXCLUDE)
 #   CONFORMANCE_EXTENSIONS   api_extensions for tempest: "peer" (default, the peer's
 #                            list) or "discovered" (what Neutrino's API lists)
-#   CONFORMANCE_NOOP         1 (default): [load_balancer] test_with_noop = true
+#   CONFORMANCE_NOOP         1 (default): [load_balancer] test_with_noop = true, and
+#                            neutrino up --lb-network-driver noop (as the peer's
+#                            network_noop_driver: the tests send random network ids)
 #   CONFORMANCE_DATA_PLANE=1 run `neutrino up` with its OVS/OVN data plane
 #   CONFORMANCE_STRICT=1     exit 1 when a test failed or the peer passed more
 #   CONFORMANCE_NEUTRINO_BIN use this binary instead of building one
@@ -84,6 +86,9 @@ read -r IPORT NPORT LPORT < <(cf_free_ports 3) || die "no free ports"
 UP_ARGS=(--network-listen "127.0.0.1:$NPORT" --load-balancer-listen "127.0.0.1:$LPORT")
 # The peer's Neutron runs no agents either; the no-op tests need no packets.
 [ "${CONFORMANCE_DATA_PLANE:-0}" = 1 ] || UP_ARGS+=(--no-data-plane)
+# test_with_noop = true sends random network, subnet and port ids, which the
+# peer's network_noop_driver takes as given: so does ours, for this run only.
+[ "${CONFORMANCE_NOOP:-1}" = 1 ] && UP_ARGS+=(--lb-network-driver noop)
 log "neutrino up (identity :$IPORT, network :$NPORT, load-balancer :$LPORT, data $DATA)"
 cf_start_neutrino "$OUT/neutrino.log" "$IPORT" "${UP_ARGS[@]}"
 code=000

@@ -45,6 +45,21 @@ use neutrino_store::Db;
 pub use auth::Caller;
 pub use fault::{Fault, only};
 
+/// How load balancers get their VIPs and how member subnets and VIP
+/// security groups are checked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NetworkDriver {
+    /// Ports of the Network API on the same database (the default).
+    #[default]
+    Neutrino,
+    /// Upstream's `network_noop_driver`: every network, subnet, port and
+    /// security group id is taken as given, no port is made, the VIP
+    /// address is the requested one or `198.51.100.1`. What the upstream
+    /// API tests with `test_with_noop = true` need (they send random
+    /// ids); never for a real cloud.
+    Noop,
+}
+
 /// Settings of the Load-balancer API an operator may change.
 #[derive(Clone, Debug)]
 pub struct LbConfig {
@@ -58,6 +73,8 @@ pub struct LbConfig {
     /// `[controller_worker] loadbalancer_topology`: for load balancers
     /// whose flavor does not say.
     pub topology: neutrino_lb_types::enums::Topology,
+    /// Where VIPs come from (see [`NetworkDriver`]).
+    pub network_driver: NetworkDriver,
     /// `[quotas] default_*_quota`: every resource's limit for projects
     /// without their own (-1: unlimited).
     pub default_quota: i64,
@@ -71,6 +88,7 @@ impl Default for LbConfig {
             pagination_max_limit: 1000,
             topology: neutrino_lb_types::enums::Topology::Single,
             default_quota: -1,
+            network_driver: NetworkDriver::Neutrino,
         }
     }
 }

@@ -277,7 +277,15 @@ async fn create(
         project: &project,
         admin: caller.0.is_admin(),
     };
-    let (vip, additional_vips) = vip::allocate(&mut tx, state.mac_prefix, &id, &req, &who).await?;
+    let (vip, additional_vips) = vip::allocate(
+        &mut tx,
+        state.mac_prefix,
+        state.config.network_driver,
+        &id,
+        &req,
+        &who,
+    )
+    .await?;
     let lb = LoadBalancer {
         id: id.clone(),
         project_id: project.clone(),
@@ -347,7 +355,8 @@ async fn update(
         .map_err(db)?
         .ok_or_else(|| LbError::not_found("Load Balancer", &id))?;
     let mut new = req.apply(&current);
-    if let Some(sgs) = req.vip_sg_ids.value() {
+    let real_vips = state.config.network_driver == crate::NetworkDriver::Neutrino;
+    if let Some(sgs) = req.vip_sg_ids.value().filter(|_| real_vips) {
         let groups = neutrino_store::security_groups::lock(&mut tx, sgs)
             .await
             .map_err(db)?;

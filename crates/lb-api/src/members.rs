@@ -196,6 +196,12 @@ pub(crate) async fn insert_new(tx: &mut Tx, m: &Member) -> Result<(), LbError> {
     })
 }
 
+/// Whether member subnets are looked up: not with the noop network
+/// driver, whose upstream twin takes any subnet id.
+fn checks_subnets(state: &LbState) -> bool {
+    state.config.network_driver == crate::NetworkDriver::Neutrino
+}
+
 /// `validate.subnet_exists` with the caller's credentials: a subnet the
 /// caller cannot see is as missing (400 InvalidSubresource `Subnet`).
 async fn check_subnet(tx: &mut Tx, caller: &Caller, subnet_id: &str) -> Result<(), LbError> {
@@ -323,7 +329,7 @@ async fn create(
     checks::member_address_not_reserved(&req.address, DEFAULT_RESERVED_IPS)?;
 
     let mut tx = state.db.begin().await.map_err(db)?;
-    if let Some(subnet) = &req.subnet_id {
+    if let Some(subnet) = req.subnet_id.as_ref().filter(|_| checks_subnets(&state)) {
         check_subnet(&mut tx, &caller, subnet).await?;
     }
     if !store::quotas::check_tx(
@@ -585,6 +591,7 @@ async fn batch(
     let has_monitor = pool.healthmonitor_id.is_some();
     for e in &created {
         if let Some(subnet) = &e.req.subnet_id
+            && checks_subnets(&state)
             && !valid_subnets.contains(subnet)
         {
             check_subnet(&mut tx, &caller, subnet).await?;

@@ -202,10 +202,14 @@ async fn resolve(
 pub async fn allocate(
     tx: &mut Tx,
     mac_prefix: [u8; 3],
+    driver: crate::NetworkDriver,
     lb_id: &str,
     req: &LoadBalancerCreate,
     who: &Asker<'_>,
 ) -> Result<(Vip, Vec<AdditionalVip>), LbError> {
+    if driver == crate::NetworkDriver::Noop {
+        return Ok(noop_vip(req));
+    }
     let r = resolve(tx, req, who).await?;
     locks::row(tx, Table::Networks, &r.network.id, Lock::Share)
         .await
@@ -300,6 +304,39 @@ pub async fn allocate(
         })
         .collect();
     Ok((vip, additional))
+}
+
+/// Upstream's `network_noop_driver.allocate_vip`: the ids as given (or
+/// fresh), the requested address or `198.51.100.1`, no port anywhere.
+fn noop_vip(req: &LoadBalancerCreate) -> (Vip, Vec<AdditionalVip>) {
+    let fresh = || uuid::Uuid::new_v4().to_string();
+    let network_id = req.vip_network_id.clone().unwrap_or_else(fresh);
+    let port_id = req.vip_port_id.clone().unwrap_or_else(fresh);
+    let vip = Vip {
+        ip_address: Some(
+            req.vip_address
+                .clone()
+                .unwrap_or_else(|| "198.51.100.1".into()),
+        ),
+        port_id: Some(port_id.clone()),
+        subnet_id: Some(req.vip_subnet_id.clone().unwrap_or_else(fresh)),
+        network_id: Some(network_id),
+        qos_policy_id: None,
+        // Nothing to give back: release touches no port of ours.
+        octavia_owned: false,
+        vnic_type: neutrino_lb_types::enums::VnicType::Normal,
+        sg_ids: req.vip_sg_ids.clone(),
+    };
+    let additional = req
+        .additional_vips
+        .iter()
+        .map(|a| AdditionalVip {
+            subnet_id: a.subnet_id.clone(),
+            ip_address: a.ip_address.clone(),
+            port_id: Some(port_id.clone()),
+        })
+        .collect();
+    (vip, additional)
 }
 
 /// The Network API's refusal of an address, as upstream reports it.

@@ -59,6 +59,13 @@ pub struct ServeArgs {
     /// Address of the Load-balancer (Octavia v2) API.
     #[arg(long, env = "NEUTRINO_LOAD_BALANCER_LISTEN")]
     pub load_balancer_listen: Option<String>,
+    /// How load balancers get their VIPs: `neutrino` (ports of the Network
+    /// API, the default) or `noop` (upstream's `network_noop_driver`: any
+    /// network, subnet, port or security group id is taken as given and
+    /// no port is made; only for running the upstream API test suite with
+    /// `test_with_noop = true`).
+    #[arg(long, env = "NEUTRINO_LB_NETWORK_DRIVER")]
+    pub lb_network_driver: Option<String>,
     /// Host name clients use to reach this server, for the service catalog
     /// (defaults to the listen address).
     #[arg(long, env = "NEUTRINO_PUBLIC_HOST")]

@@ -20,6 +20,8 @@ struct FileConfig {
     network_listen: Option<String>,
     #[serde(alias = "load_balancer_listen")]
     load_balancer_listen: Option<String>,
+    #[serde(alias = "lb_network_driver")]
+    lb_network_driver: Option<String>,
     #[serde(alias = "public_host")]
     public_host: Option<String>,
     #[serde(alias = "token_secret_file")]
@@ -58,6 +60,8 @@ pub struct Settings {
     /// Whether `load_balancer_listen` was asked for (flag, environment or
     /// file) rather than defaulted; see `server::bind_load_balancer`.
     pub load_balancer_listen_explicit: bool,
+    /// See `--lb-network-driver`.
+    pub lb_network_driver: neutrino_lb_api::NetworkDriver,
     pub public_host: Option<String>,
     pub token_secret_file: PathBuf,
     pub token_ttl: i64,
@@ -179,6 +183,18 @@ impl Settings {
                 .unwrap_or_else(|| "127.0.0.1:9696".into()),
             load_balancer_listen_explicit: lb_listen.is_some(),
             load_balancer_listen: lb_listen.unwrap_or_else(|| "127.0.0.1:9876".into()),
+            lb_network_driver: match args
+                .lb_network_driver
+                .clone()
+                .or(file.lb_network_driver)
+                .as_deref()
+            {
+                None | Some("neutrino") => neutrino_lb_api::NetworkDriver::Neutrino,
+                Some("noop") => neutrino_lb_api::NetworkDriver::Noop,
+                Some(other) => {
+                    anyhow::bail!("--lb-network-driver must be neutrino or noop, not {other:?}")
+                }
+            },
             public_host: args.public_host.clone().or(file.public_host),
             token_secret_file,
             token_ttl: args.token_ttl.or(file.token_ttl).unwrap_or(3600),

@@ -196,6 +196,11 @@ async fn run(
         neutrino_lbaas::engine::WorkerConfig::new(worker_instance(&settings, data_dir)),
         stop_rx.clone(),
     );
+    if settings.lb_network_driver == neutrino_lb_api::NetworkDriver::Noop {
+        tracing::warn!(
+            "load balancers get fake VIPs (--lb-network-driver noop): for the upstream API tests only"
+        );
+    }
     neutrino_lbaas::audit::pending_without_flow(&db)
         .await
         .context("load-balancer start-up audit failed")?;
@@ -204,6 +209,7 @@ async fn run(
         identity.clone(),
         LbConfig {
             identity_url: identity_url.clone(),
+            network_driver: settings.lb_network_driver,
             ..LbConfig::default()
         },
         controller,

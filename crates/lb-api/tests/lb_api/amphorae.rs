@@ -1,34 +1,17 @@
 //! Amphorae (admin views and actions) on the noop backend.
 
 use neutrino_lb_api::LbConfig;
-use serde_json::json;
 
-use crate::loadbalancers::count;
-use crate::support::{backends, send, send_json};
+use crate::fixtures::active_lb;
+use crate::support::{backends, send};
 
 #[tokio::test]
 async fn admins_list_show_configure_fail_over_and_delete_amphorae() {
     for cloud in backends().await {
         let b = cloud.backend;
         let app = cloud.lb(LbConfig::default());
-        let (_, subnet) = cloud.network(&cloud.alice, "10.30.0.0/24").await;
-        let a = send_json(
-            &app,
-            "POST",
-            "/v2/lbaas/loadbalancers",
-            Some(&cloud.alice),
-            json!({"loadbalancer": {"vip_subnet_id": subnet}}),
-        )
-        .await;
-        let lb_id = a.body["loadbalancer"]["id"]
-            .as_str()
-            .expect("id")
-            .to_string();
-        let vip_port = a.body["loadbalancer"]["vip_port_id"].clone();
-        let lb_path = format!("/v2/lbaas/loadbalancers/{lb_id}");
-        cloud
-            .wait_for(&app, &lb_path, "loadbalancer", "ACTIVE")
-            .await;
+        let lb = active_lb(&cloud, &app, &cloud.alice, "10.30.0.0/24").await;
+        let (lb_id, lb_path) = (lb.id, lb.path);
 
         let list_path = format!("/v2/octavia/amphorae?loadbalancer_id={lb_id}");
         for token in [&cloud.alice, &cloud.rita, &cloud.olga] {
@@ -44,7 +27,7 @@ async fn admins_list_show_configure_fail_over_and_delete_amphorae() {
         assert_eq!(amp["role"], "STANDALONE", "{b}");
         assert_eq!(amp["loadbalancer_id"], lb_id.as_str(), "{b}");
         assert_eq!(
-            amp["ha_port_id"], vip_port,
+            amp["ha_port_id"], lb.vip_port,
             "{b}: the VIP port carries the HA address"
         );
         for key in [
@@ -88,11 +71,7 @@ async fn admins_list_show_configure_fail_over_and_delete_amphorae() {
         assert_ne!(after[0]["id"], amp_id.as_str(), "{b}: replaced");
         let old = send(&app, "GET", &one, Some(&cloud.admin)).await;
         assert_eq!(old.status, 404, "{b}");
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_flows").await,
-            0,
-            "{b}"
-        );
+        cloud.assert_rows("lb_flows", 0).await;
 
         let unknown = send(
             &app,

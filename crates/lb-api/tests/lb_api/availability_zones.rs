@@ -7,8 +7,11 @@ use axum::http::header;
 use neutrino_lb_api::LbConfig;
 use serde_json::{Value, json};
 
-use crate::admin_support::{FORBIDDEN, fault, keys, lb_using, raw};
-use crate::support::{Cloud, backends, send, send_json};
+use crate::admin_support::{keys, raw};
+use crate::fixtures::seed_lb_using;
+use crate::support::{
+    Cloud, FORBIDDEN, all_refused, backends, bad_queries, fault, missing_arguments, send, send_json,
+};
 
 const PROFILES: &str = "/v2/lbaas/availabilityzoneprofiles";
 const ZONES: &str = "/v2/lbaas/availabilityzones";
@@ -450,7 +453,7 @@ async fn in_use_az_profiles_and_zones_are_refused() {
         .await;
         assert_eq!(a.status, 200, "{}", cloud.backend);
 
-        lb_using(&cloud.db, "lb-az", None, Some("az1")).await;
+        seed_lb_using(&cloud.db, "lb-az", None, Some("az1")).await;
         fault(
             &send(&app, "DELETE", &format!("{ZONES}/az1"), t).await,
             409,
@@ -595,16 +598,22 @@ async fn zone_listing_filters_sorts_and_pages_by_name() {
             json!([{"enabled": false}, {"enabled": true}, {"enabled": true}]),
             "{b}"
         );
-        fault(
-            &get("?id=a").await,
-            400,
-            "One or more arguments are either duplicate or invalid",
-        );
-        fault(
-            &get("?marker=zz").await,
-            400,
-            "Supplied pagination marker 'zz' is not valid.",
-        );
+        bad_queries(
+            &app,
+            &cloud.rita,
+            ZONES,
+            &[
+                (
+                    "?id=a",
+                    "One or more arguments are either duplicate or invalid",
+                ),
+                (
+                    "?marker=zz",
+                    "Supplied pagination marker 'zz' is not valid.",
+                ),
+            ],
+        )
+        .await;
     }
 }
 
@@ -620,17 +629,16 @@ async fn zone_paths_answer_unsupported_methods_like_upstream() {
                 (405, &"DELETE, GET, POST, PUT".parse().expect("hv"))
             );
         }
-        for (method, path, arg) in [
-            ("PUT", PROFILES, "id"),
-            ("DELETE", PROFILES, "availability_zone_profile_id"),
-            ("PUT", ZONES, "name"),
-            ("DELETE", ZONES, "availability_zone_name"),
-        ] {
-            fault(
-                &send(&app, method, path, t).await,
-                400,
-                &format!("Missing argument: \"{arg}\""),
-            );
-        }
+        missing_arguments(
+            &app,
+            &cloud.admin,
+            &[
+                ("PUT", PROFILES, "id"),
+                ("DELETE", PROFILES, "availability_zone_profile_id"),
+                ("PUT", ZONES, "name"),
+                ("DELETE", ZONES, "availability_zone_name"),
+            ],
+        )
+        .await;
     }
 }

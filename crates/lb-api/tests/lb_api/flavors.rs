@@ -6,8 +6,11 @@ use axum::http::header;
 use neutrino_lb_api::LbConfig;
 use serde_json::{Value, json};
 
-use crate::admin_support::{FORBIDDEN, fault, keys, lb_using, raw};
-use crate::support::{Cloud, backends, send, send_json};
+use crate::admin_support::{keys, raw};
+use crate::fixtures::seed_lb_using;
+use crate::support::{
+    Cloud, FORBIDDEN, all_refused, backends, bad_queries, fault, missing_arguments, send, send_json,
+};
 
 const PROFILES: &str = "/v2/lbaas/flavorprofiles";
 const FLAVORS: &str = "/v2/lbaas/flavors";
@@ -377,50 +380,22 @@ async fn flavor_profiles_are_admin_only() {
             .expect("id")
             .to_string();
         let one = format!("{PROFILES}/{id}");
-        for token in [&cloud.alice, &cloud.rita, &cloud.olga] {
-            let t = Some(token.as_str());
-            fault(&send(&app, "GET", PROFILES, t).await, 403, FORBIDDEN);
-            fault(&send(&app, "GET", &one, t).await, 403, FORBIDDEN);
-            fault(&send(&app, "DELETE", &one, t).await, 403, FORBIDDEN);
-            fault(
-                &send_json(
-                    &app,
-                    "POST",
-                    PROFILES,
-                    t,
-                    json!({"flavorprofile":
-                {"name": "x", "provider_name": "amphora", "flavor_data": "{}"}}),
-                )
-                .await,
-                403,
-                FORBIDDEN,
-            );
-            fault(
-                &send_json(
-                    &app,
-                    "PUT",
-                    &one,
-                    t,
-                    json!({"flavorprofile": {"name": "x"}}),
-                )
-                .await,
-                403,
-                FORBIDDEN,
-            );
+        let new = |data: &str| json!({"flavorprofile": {"name": "x", "provider_name": "amphora", "flavor_data": data}});
+        let all = [
+            ("GET", PROFILES, None),
+            ("GET", one.as_str(), None),
+            ("DELETE", one.as_str(), None),
+            ("POST", PROFILES, Some(new("{}"))),
+            (
+                "PUT",
+                one.as_str(),
+                Some(json!({"flavorprofile": {"name": "x"}})),
+            ),
             // Policy before the data's JSON, as upstream.
-            fault(
-                &send_json(
-                    &app,
-                    "POST",
-                    PROFILES,
-                    t,
-                    json!({"flavorprofile":
-                {"name": "x", "provider_name": "amphora", "flavor_data": "{bad"}}),
-                )
-                .await,
-                403,
-                FORBIDDEN,
-            );
+            ("POST", PROFILES, Some(new("{bad"))),
+        ];
+        for token in [&cloud.alice, &cloud.rita, &cloud.olga] {
+            all_refused(&app, token, &all, 403, FORBIDDEN).await;
         }
         // The body is WSME's before policy: a member's bad body is a 400.
         fault(
@@ -731,7 +706,7 @@ async fn in_use_profiles_and_flavors_are_refused() {
             cloud.backend, a.body
         );
 
-        lb_using(&cloud.db, "lb-1", Some(&id), None).await;
+        seed_lb_using(&cloud.db, "lb-1", Some(&id), None).await;
         fault(
             &send(&app, "DELETE", &format!("{FLAVORS}/{id}"), t).await,
             409,
@@ -762,6 +737,18 @@ async fn flavors_are_read_by_readers_and_written_by_admins() {
             .to_string();
         let f = flavor(&app, &cloud, json!({"name": "f1", "flavor_profile_id": fp})).await;
         let one = format!("{FLAVORS}/{}", f["id"].as_str().expect("id"));
+        let missing = format!("{FLAVORS}/{NOPE}");
+        let writes = [
+            (
+                "POST",
+                FLAVORS,
+                Some(json!({"flavor": {"name": "x", "flavor_profile_id": fp}})),
+            ),
+            ("PUT", one.as_str(), Some(json!({"flavor": {"name": "x"}}))),
+            ("DELETE", one.as_str(), None),
+            // Policy before the lookup: even a missing flavor is a 403 to write.
+            ("DELETE", missing.as_str(), None),
+        ];
         for token in [&cloud.alice, &cloud.rita, &cloud.olga] {
             let t = Some(token.as_str());
             let a = send(&app, "GET", FLAVORS, t).await;
@@ -773,30 +760,7 @@ async fn flavors_are_read_by_readers_and_written_by_admins() {
             );
             let a = send(&app, "GET", &one, t).await;
             assert_eq!(a.body, json!({"flavor": f}), "{}", cloud.backend);
-            fault(
-                &send_json(
-                    &app,
-                    "POST",
-                    FLAVORS,
-                    t,
-                    json!({"flavor": {"name": "x", "flavor_profile_id": fp}}),
-                )
-                .await,
-                403,
-                FORBIDDEN,
-            );
-            fault(
-                &send_json(&app, "PUT", &one, t, json!({"flavor": {"name": "x"}})).await,
-                403,
-                FORBIDDEN,
-            );
-            fault(&send(&app, "DELETE", &one, t).await, 403, FORBIDDEN);
-            // Policy before the lookup: even a missing flavor is a 403 to write.
-            fault(
-                &send(&app, "DELETE", &format!("{FLAVORS}/{NOPE}"), t).await,
-                403,
-                FORBIDDEN,
-            );
+            all_refused(&app, token, &writes, 403, FORBIDDEN).await;
         }
         // Without the legacy roles olga holds nothing.
         let strict = cloud.lb(LbConfig {
@@ -930,26 +894,27 @@ async fn flavor_listing_filters_sorts_and_pages() {
             "{b}: links follow the prefix used"
         );
 
-        fault(
-            &get("?bogus=1").await,
-            400,
-            "One or more arguments are either duplicate or invalid",
-        );
-        fault(
-            &get("?sort=color").await,
-            400,
-            "Supplied sort key 'color' is not valid.",
-        );
-        fault(
-            &get("?marker=zzz").await,
-            400,
-            "Supplied pagination marker 'zzz' is not valid.",
-        );
-        fault(
-            &get("?created_at=x").await,
-            400,
-            "One or more arguments are either duplicate or invalid",
-        );
+        bad_queries(
+            &app,
+            &cloud.alice,
+            FLAVORS,
+            &[
+                (
+                    "?bogus=1",
+                    "One or more arguments are either duplicate or invalid",
+                ),
+                ("?sort=color", "Supplied sort key 'color' is not valid."),
+                (
+                    "?marker=zzz",
+                    "Supplied pagination marker 'zzz' is not valid.",
+                ),
+                (
+                    "?created_at=x",
+                    "One or more arguments are either duplicate or invalid",
+                ),
+            ],
+        )
+        .await;
     }
 }
 
@@ -972,18 +937,17 @@ async fn unsupported_methods_and_id_less_writes_answer_like_upstream() {
                 json!({"code": 405, "title": "Method Not Allowed", "description": ""})
             );
         }
-        for (method, path, arg) in [
-            ("PUT", PROFILES, "id"),
-            ("DELETE", PROFILES, "flavor_profile_id"),
-            ("PUT", FLAVORS, "id"),
-            ("DELETE", FLAVORS, "flavor_id"),
-            ("DELETE", "/v2/lbaas/flavors/", "flavor_id"),
-        ] {
-            fault(
-                &send(&app, method, path, t).await,
-                400,
-                &format!("Missing argument: \"{arg}\""),
-            );
-        }
+        missing_arguments(
+            &app,
+            &cloud.admin,
+            &[
+                ("PUT", PROFILES, "id"),
+                ("DELETE", PROFILES, "flavor_profile_id"),
+                ("PUT", FLAVORS, "id"),
+                ("DELETE", FLAVORS, "flavor_id"),
+                ("DELETE", "/v2/lbaas/flavors/", "flavor_id"),
+            ],
+        )
+        .await;
     }
 }

@@ -9,11 +9,8 @@ use neutrino_lb_api::LbConfig;
 use neutrino_lb_types::model::Quota;
 use serde_json::{Value, json};
 
-use crate::admin_support::{FORBIDDEN, fault};
-use crate::loadbalancers::count;
-use crate::support::{Cloud, backends, send, send_json};
-
-const LBS: &str = "/v2/lbaas/loadbalancers";
+use crate::fixtures::{LBS, cascade_delete, count, row_counts, set_quota};
+use crate::support::{FORBIDDEN, backends, fault, id_of, send, send_json};
 
 /// The rows a graph create may write, table by table.
 const TABLES: [&str; 8] = [
@@ -26,17 +23,6 @@ const TABLES: [&str; 8] = [
     "lb_l7rules",
     "ports",
 ];
-
-async fn rows(cloud: &Cloud) -> Vec<(&'static str, i64)> {
-    let mut out = Vec::new();
-    for t in TABLES {
-        out.push((
-            t,
-            count(&cloud.db, &format!("SELECT COUNT(*) FROM {t}")).await,
-        ));
-    }
-    out
-}
 
 fn keys(v: &Value) -> Vec<String> {
     let mut k: Vec<String> = v
@@ -237,10 +223,6 @@ fn by_name<'a>(list: &'a Value, name: &str) -> &'a Value {
     list.as_array()
         .and_then(|a| a.iter().find(|x| x["name"] == name))
         .unwrap_or_else(|| panic!("no {name} in {list}"))
-}
-
-fn id_of(v: &Value) -> String {
-    v["id"].as_str().expect("id").to_string()
 }
 
 #[tokio::test]
@@ -460,11 +442,7 @@ async fn graph_create_writes_the_tree_pending_and_the_flow_makes_it_active() {
             json!([{"id": id}]),
             "{b}"
         );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_flows").await,
-            0,
-            "{b}"
-        );
+        cloud.assert_rows("lb_flows", 0).await;
         // The plain show lists the children by id.
         let show = send(&app, "GET", &path, Some(&cloud.alice)).await;
         assert_eq!(
@@ -486,7 +464,7 @@ async fn graph_refusals_store_nothing_not_even_the_vip_port() {
         let b = cloud.backend;
         let app = cloud.lb(LbConfig::default());
         let (_, subnet) = cloud.network(&cloud.alice, "10.31.0.0/24").await;
-        let before = rows(&cloud).await;
+        let before = row_counts(&cloud.db, &TABLES).await;
         let http_pool =
             |name: &str| json!({"name": name, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"});
         let listener = |port: u16, protocol: &str, extra: Value| {
@@ -669,7 +647,11 @@ async fn graph_refusals_store_nothing_not_even_the_vip_port() {
                 a.body
             );
             fault(&a, status, &faultstring);
-            assert_eq!(rows(&cloud).await, before, "{b}: {what} stored something");
+            assert_eq!(
+                row_counts(&cloud.db, &TABLES).await,
+                before,
+                "{b}: {what} stored something"
+            );
         }
 
         // Policy: a reader may not create one.
@@ -682,16 +664,24 @@ async fn graph_refusals_store_nothing_not_even_the_vip_port() {
         )
         .await;
         fault(&r, 403, FORBIDDEN);
-        assert_eq!(rows(&cloud).await, before, "{b}");
+        assert_eq!(row_counts(&cloud.db, &TABLES).await, before, "{b}");
     }
 }
 
-async fn set_quota(cloud: &Cloud, q: Quota) {
-    let mut tx = cloud.db.begin().await.expect("begin");
-    neutrino_store::lb::quotas::set(&mut tx, &cloud.alpha, &q)
-        .await
-        .expect("quota");
-    tx.commit().await.expect("commit");
+/// A quota one short of the document's graph (2 pools, 2 members, 1
+/// monitor, 1 listener, 1 policy and 1 rule) in `resource` alone.
+fn one_short(resource: &str) -> Quota {
+    let mut q = Quota::default();
+    match resource {
+        "Pool" => q.pool = Some(1),
+        "Member" => q.member = Some(1),
+        "Health Monitor" => q.health_monitor = Some(0),
+        "Listener" => q.listener = Some(0),
+        "L7 Policy" => q.l7policy = Some(0),
+        "L7 Rule" => q.l7rule = Some(0),
+        other => panic!("no quota named {other}"),
+    }
+    q
 }
 
 #[tokio::test]
@@ -700,55 +690,19 @@ async fn graph_quotas_count_every_resource_of_the_request() {
         let b = cloud.backend;
         let app = cloud.lb(LbConfig::default());
         let (_, subnet) = cloud.network(&cloud.alice, "10.32.0.0/24").await;
-        let before = rows(&cloud).await;
+        let before = row_counts(&cloud.db, &TABLES).await;
         // The document's graph has 2 pools, 2 members, 1 monitor, 1
         // listener, 1 policy and 1 rule: each limit one short refuses it
         // with that resource's name.
-        for (q, name) in [
-            (
-                Quota {
-                    pool: Some(1),
-                    ..Quota::default()
-                },
-                "Pool",
-            ),
-            (
-                Quota {
-                    member: Some(1),
-                    ..Quota::default()
-                },
-                "Member",
-            ),
-            (
-                Quota {
-                    health_monitor: Some(0),
-                    ..Quota::default()
-                },
-                "Health Monitor",
-            ),
-            (
-                Quota {
-                    listener: Some(0),
-                    ..Quota::default()
-                },
-                "Listener",
-            ),
-            (
-                Quota {
-                    l7policy: Some(0),
-                    ..Quota::default()
-                },
-                "L7 Policy",
-            ),
-            (
-                Quota {
-                    l7rule: Some(0),
-                    ..Quota::default()
-                },
-                "L7 Rule",
-            ),
+        for name in [
+            "Pool",
+            "Member",
+            "Health Monitor",
+            "Listener",
+            "L7 Policy",
+            "L7 Rule",
         ] {
-            set_quota(&cloud, q).await;
+            set_quota(&cloud.db, &cloud.alpha, one_short(name)).await;
             let a = send_json(
                 &app,
                 "POST",
@@ -762,11 +716,12 @@ async fn graph_quotas_count_every_resource_of_the_request() {
                 403,
                 &format!("Quota has been met for resources: {name}"),
             );
-            assert_eq!(rows(&cloud).await, before, "{b}: {name}");
+            assert_eq!(row_counts(&cloud.db, &TABLES).await, before, "{b}: {name}");
         }
         // Exactly enough fits.
         set_quota(
-            &cloud,
+            &cloud.db,
+            &cloud.alpha,
             Quota {
                 load_balancer: Some(1),
                 listener: Some(1),
@@ -815,7 +770,7 @@ async fn cascade_delete_of_a_graph_load_balancer_removes_everything() {
         let b = cloud.backend;
         let app = cloud.lb(LbConfig::default());
         let (_, subnet) = cloud.network(&cloud.alice, "10.33.0.0/24").await;
-        let before = rows(&cloud).await;
+        let before = row_counts(&cloud.db, &TABLES).await;
         let a = send_json(
             &app,
             "POST",
@@ -828,7 +783,7 @@ async fn cascade_delete_of_a_graph_load_balancer_removes_everything() {
         let id = id_of(&a.body["loadbalancer"]);
         let path = format!("{LBS}/{id}");
         cloud.wait_for(&app, &path, "loadbalancer", "ACTIVE").await;
-        let full = rows(&cloud).await;
+        let full = row_counts(&cloud.db, &TABLES).await;
         let grown: Vec<i64> = full
             .iter()
             .zip(&before)
@@ -843,20 +798,8 @@ async fn cascade_delete_of_a_graph_load_balancer_removes_everything() {
             400,
             &format!("Validation failure: Cannot delete Load Balancer {id} - it has children"),
         );
-        let d = send(
-            &app,
-            "DELETE",
-            &format!("{path}?cascade=true"),
-            Some(&cloud.alice),
-        )
-        .await;
-        assert_eq!(d.status, 204, "{b}: {}", d.body);
-        cloud.wait_for(&app, &path, "loadbalancer", "DELETED").await;
-        assert_eq!(rows(&cloud).await, before, "{b}");
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_flows").await,
-            0,
-            "{b}"
-        );
+        cascade_delete(&cloud, &app, &id).await;
+        assert_eq!(row_counts(&cloud.db, &TABLES).await, before, "{b}");
+        cloud.assert_rows("lb_flows", 0).await;
     }
 }

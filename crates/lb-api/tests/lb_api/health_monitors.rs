@@ -10,12 +10,14 @@ use neutrino_lb_types::model::Quota;
 use neutrino_store::lb as store;
 use serde_json::{Value, json};
 
-use crate::loadbalancers::count;
-use crate::members::{add_pool, fault, fixture, freeze, members, settled, thaw};
-use crate::support::{Answer, Cloud, backends, send, send_json};
+use crate::fixtures::{cascade_delete, exec, freeze, seed_pool, set_quota, settled, thaw};
+use crate::members::{admins_pool, fixture, members};
+use crate::support::{
+    Answer, Cloud, FORBIDDEN, all_refused, backends, fault, refused, send, send_json,
+    without_id_and_created_at,
+};
 
 const HMS: &str = "/v2/lbaas/healthmonitors";
-const LBS: &str = "/v2/lbaas/loadbalancers";
 
 fn hm(pool: &str, extra: Value) -> Value {
     let mut h =
@@ -28,32 +30,6 @@ fn hm(pool: &str, extra: Value) -> Value {
 
 async fn create(cloud: &Cloud, app: &Router, body: Value) -> Answer {
     send_json(app, "POST", HMS, Some(&cloud.alice), body).await
-}
-
-async fn status_of(db: &neutrino_store::Db, object: &str, id: &str) -> String {
-    let table = match object {
-        "pool" => "lb_pools",
-        "listener" => "lb_listeners",
-        _ => "lb_members",
-    };
-    let rows = count(
-        db,
-        &format!("SELECT COUNT(*) FROM {table} WHERE id = '{id}' AND provisioning_status = 'PENDING_UPDATE'"),
-    )
-    .await;
-    if rows == 1 {
-        "PENDING_UPDATE".into()
-    } else {
-        "other".into()
-    }
-}
-
-fn strip(mut v: Value) -> Value {
-    if let Value::Object(m) = &mut v {
-        m.remove("id");
-        m.remove("created_at");
-    }
-    v
 }
 
 #[tokio::test]
@@ -90,7 +66,7 @@ async fn create_show_list_update_delete() {
         let h = &a.body["healthmonitor"];
         let id = h["id"].as_str().expect("id").to_string();
         assert_eq!(
-            strip(h.clone()),
+            without_id_and_created_at(h.clone()),
             json!({"name": "hm1", "type": "HTTP", "delay": 2, "timeout": 3, "max_retries": 4,
                 "max_retries_down": 5, "http_method": "GET", "url_path": "/", "expected_codes": "200",
                 "admin_state_up": true, "project_id": f.project, "pools": [{"id": f.pool}],
@@ -99,21 +75,7 @@ async fn create_show_list_update_delete() {
                 "tenant_id": f.project}),
             "{b}"
         );
-        assert_eq!(
-            status_of(&cloud.db, "pool", &f.pool).await,
-            "PENDING_UPDATE",
-            "{b}"
-        );
-        assert_eq!(
-            status_of(&cloud.db, "listener", &f.listener).await,
-            "PENDING_UPDATE",
-            "{b}"
-        );
-        let lb = send(&app, "GET", &format!("{LBS}/{}", f.lb), Some(&cloud.alice)).await;
-        assert_eq!(
-            lb.body["loadbalancer"]["provisioning_status"], "PENDING_UPDATE",
-            "{b}"
-        );
+        cloud.assert_statuses("PENDING_UPDATE", &f.held()).await;
         // The pool shows its monitor at once.
         let pool = store::pools::get(&cloud.db, &f.pool)
             .await
@@ -177,9 +139,13 @@ async fn create_show_list_update_delete() {
             json!({"healthmonitor": {"type": "HTTP", "delay": 2}}),
             "{b}"
         );
-        let (pool2, _) = add_pool(&cloud.db, &f.lb, &f.project, Protocol::Tcp, None).await;
-        // Creation times have whole seconds: order the two for the list.
-        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let (pool2, _) = seed_pool(&cloud.db, &f.lb, &f.project, Protocol::Tcp, None).await;
+        // Creation times have whole seconds: order the two for the list
+        // (rather than wait a second).
+        let sql = format!(
+            "UPDATE lb_health_monitors SET created_at = '2026-01-01T00:00:00' WHERE id = '{id}'"
+        );
+        exec(&cloud.db, &sql).await;
         let a = create(
             &cloud,
             &app,
@@ -293,43 +259,22 @@ async fn create_show_list_update_delete() {
             pending.body["healthmonitor"]["provisioning_status"], "PENDING_DELETE",
             "{b}"
         );
-        assert_eq!(
-            count(
-                &cloud.db,
-                "SELECT COUNT(*) FROM lb_members WHERE operating_status = 'OFFLINE'"
-            )
-            .await,
-            1,
-            "{b}: not before the flow"
-        );
+        // Not before the flow.
+        cloud
+            .assert_rows("lb_members WHERE operating_status = 'OFFLINE'", 1)
+            .await;
         thaw(&cloud).await;
         cloud
             .wait_for(&app, &format!("{HMS}/{id}"), "healthmonitor", "DELETED")
             .await;
         settled(&cloud, &app, &f.lb).await;
-        assert_eq!(
-            count(
-                &cloud.db,
-                "SELECT COUNT(*) FROM lb_members WHERE operating_status = 'NO_MONITOR'"
-            )
-            .await,
-            2,
-            "{b}"
-        );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_health_monitors").await,
-            1,
-            "{b}"
-        );
-        assert_eq!(
-            count(
-                &cloud.db,
-                "SELECT COUNT(*) FROM lb_tags WHERE resource_type = 'healthmonitor'"
-            )
-            .await,
-            0,
-            "{b}"
-        );
+        cloud
+            .assert_rows("lb_members WHERE operating_status = 'NO_MONITOR'", 2)
+            .await;
+        cloud.assert_rows("lb_health_monitors", 1).await;
+        cloud
+            .assert_rows("lb_tags WHERE resource_type = 'healthmonitor'", 0)
+            .await;
         let gone = send(&app, "GET", &format!("{HMS}/{id}"), Some(&cloud.alice)).await;
         fault(&gone, 404, &format!("Health Monitor {id} not found."));
         // A new monitor may take the freed pool.
@@ -338,27 +283,9 @@ async fn create_show_list_update_delete() {
         settled(&cloud, &app, &f.lb).await;
 
         // Cascade delete of the load balancer takes the monitors.
-        let d = send(
-            &app,
-            "DELETE",
-            &format!("{LBS}/{}?cascade=true", f.lb),
-            Some(&cloud.alice),
-        )
-        .await;
-        assert_eq!(d.status, 204, "{b}");
-        cloud
-            .wait_for(&app, &format!("{LBS}/{}", f.lb), "loadbalancer", "DELETED")
-            .await;
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_health_monitors").await,
-            0,
-            "{b}"
-        );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_tags").await,
-            0,
-            "{b}"
-        );
+        cascade_delete(&cloud, &app, &f.lb).await;
+        cloud.assert_rows("lb_health_monitors", 0).await;
+        cloud.assert_rows("lb_tags", 0).await;
     }
 }
 
@@ -368,7 +295,7 @@ async fn refusals_store_nothing() {
         let b = cloud.backend;
         let app = cloud.lb(LbConfig::default());
         let f = fixture(&cloud, &app, "10.61.0.0/24", Protocol::Http).await;
-        let (udp, _) = add_pool(&cloud.db, &f.lb, &f.project, Protocol::Udp, None).await;
+        let (udp, _) = seed_pool(&cloud.db, &f.lb, &f.project, Protocol::Udp, None).await;
         let missing = "0f0e0d0c-0b0a-4909-8807-060504030201";
         let p = f.pool.as_str();
         let cases: Vec<(Value, u16, String)> = vec![
@@ -409,24 +336,12 @@ async fn refusals_store_nothing() {
         ];
         for (body, status, text) in &cases {
             let a = create(&cloud, &app, body.clone()).await;
-            assert_eq!(a.status.as_u16(), *status, "{b} {body}: {}", a.body);
-            assert_eq!(a.body["faultstring"], text.as_str(), "{b} {body}");
+            refused(&a, *status, text, &format!("{b} {body}"));
         }
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_health_monitors").await,
-            0,
-            "{b}"
-        );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_flows").await,
-            0,
-            "{b}"
-        );
-        assert_eq!(
-            status_of(&cloud.db, "pool", p).await,
-            "other",
-            "{b}: nothing held"
-        );
+        cloud.assert_rows("lb_health_monitors", 0).await;
+        cloud.assert_rows("lb_flows", 0).await;
+        // Nothing held.
+        cloud.assert_statuses("ACTIVE", &[("lb_pools", p)]).await;
 
         // UDP pools take UDP-CONNECT with a delay of at least 3.
         let u = create(
@@ -478,16 +393,9 @@ async fn refusals_store_nothing() {
         settled(&cloud, &app, &f.lb).await;
         let dup = create(&cloud, &app, hm(p, json!({"type": "TCP"}))).await;
         fault(&dup, 409, "This pool already has a health monitor");
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_health_monitors").await,
-            2,
-            "{b}"
-        );
-        assert_eq!(
-            status_of(&cloud.db, "pool", p).await,
-            "other",
-            "{b}: the hold rolled back"
-        );
+        cloud.assert_rows("lb_health_monitors", 2).await;
+        // The hold rolled back.
+        cloud.assert_statuses("ACTIVE", &[("lb_pools", p)]).await;
 
         // Update refusals.
         let path = format!("{HMS}/{id}");
@@ -556,7 +464,7 @@ async fn refusals_store_nothing() {
         )
         .await;
         assert_eq!(m.status, 201, "{b}: {}", m.body);
-        let (pool3, _) = add_pool(&cloud.db, &f.lb, &f.project, Protocol::Http, None).await;
+        let (pool3, _) = seed_pool(&cloud.db, &f.lb, &f.project, Protocol::Http, None).await;
         let busy = create(&cloud, &app, hm(&pool3, json!({}))).await;
         fault(
             &busy,
@@ -584,11 +492,7 @@ async fn refusals_store_nothing() {
         );
         thaw(&cloud).await;
         settled(&cloud, &app, &f.lb).await;
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_health_monitors").await,
-            2,
-            "{b}"
-        );
+        cloud.assert_rows("lb_health_monitors", 2).await;
         let unchanged = send(&app, "GET", &path, Some(&cloud.alice)).await;
         assert_eq!(unchanged.body["healthmonitor"]["delay"], 2, "{b}");
     }
@@ -600,14 +504,9 @@ async fn policy_and_quota() {
         let b = cloud.backend;
         let app = cloud.lb(LbConfig::default());
         let f = fixture(&cloud, &app, "10.62.0.0/24", Protocol::Http).await;
-        let forbidden = "Policy does not allow this request to be performed.";
         let w = send_json(&app, "POST", HMS, Some(&cloud.rita), hm(&f.pool, json!({}))).await;
-        fault(&w, 403, forbidden);
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_health_monitors").await,
-            0,
-            "{b}"
-        );
+        fault(&w, 403, FORBIDDEN);
+        cloud.assert_rows("lb_health_monitors", 0).await;
         let a = create(&cloud, &app, hm(&f.pool, json!({}))).await;
         assert_eq!(a.status, 201, "{b}: {}", a.body);
         let id = a.body["healthmonitor"]["id"]
@@ -615,8 +514,17 @@ async fn policy_and_quota() {
             .expect("id")
             .to_string();
         settled(&cloud, &app, &f.lb).await;
+        let one = format!("{HMS}/{id}");
+        let writes = [
+            (
+                "PUT",
+                one.as_str(),
+                Some(json!({"healthmonitor": {"delay": 9}})),
+            ),
+            ("DELETE", one.as_str(), None),
+        ];
         for token in [&cloud.rita, &cloud.olga] {
-            let r = send(&app, "GET", &format!("{HMS}/{id}"), Some(token)).await;
+            let r = send(&app, "GET", &one, Some(token)).await;
             assert_eq!(r.status, 200, "{b}");
             let r = send(&app, "GET", HMS, Some(token)).await;
             assert_eq!(
@@ -624,44 +532,13 @@ async fn policy_and_quota() {
                 Some(1),
                 "{b}"
             );
-            let w = send_json(
-                &app,
-                "PUT",
-                &format!("{HMS}/{id}"),
-                Some(token),
-                json!({"healthmonitor": {"delay": 9}}),
-            )
-            .await;
-            fault(&w, 403, forbidden);
-            let w = send(&app, "DELETE", &format!("{HMS}/{id}"), Some(token)).await;
-            fault(&w, 403, forbidden);
+            all_refused(&app, token, &writes, 403, FORBIDDEN).await;
         }
 
         // The admin's monitor: alice neither sees it listed nor reads it.
-        let (_, subnet) = cloud.network(&cloud.admin, "10.63.0.0/24").await;
-        let l = send_json(
-            &app,
-            "POST",
-            LBS,
-            Some(&cloud.admin),
-            json!({"loadbalancer": {"vip_subnet_id": subnet}}),
-        )
-        .await;
-        let admin_lb = l.body["loadbalancer"]["id"]
-            .as_str()
-            .expect("id")
-            .to_string();
-        let admin_project = l.body["loadbalancer"]["project_id"]
-            .as_str()
-            .expect("p")
-            .to_string();
-        cloud
-            .wait_for(&app, &format!("{LBS}/{admin_lb}"), "loadbalancer", "ACTIVE")
-            .await;
-        let (admin_pool, _) =
-            add_pool(&cloud.db, &admin_lb, &admin_project, Protocol::Http, None).await;
+        let (admin_pool, admin_project) = admins_pool(&cloud, &app, "10.63.0.0/24").await;
         let w = create(&cloud, &app, hm(&admin_pool, json!({}))).await;
-        fault(&w, 403, forbidden);
+        fault(&w, 403, FORBIDDEN);
         let a = send_json(
             &app,
             "POST",
@@ -681,22 +558,13 @@ async fn policy_and_quota() {
             Some(1),
             "{b}"
         );
-        let r = send(
-            &app,
-            "GET",
-            &format!("{HMS}/{admin_hm}"),
-            Some(&cloud.alice),
-        )
-        .await;
-        fault(&r, 403, forbidden);
-        let r = send(
-            &app,
-            "GET",
-            &format!("{HMS}?project_id={admin_project}"),
-            Some(&cloud.alice),
-        )
-        .await;
-        fault(&r, 403, forbidden);
+        let theirs = format!("{HMS}/{admin_hm}");
+        let listed = format!("{HMS}?project_id={admin_project}");
+        let reads = [
+            ("GET", theirs.as_str(), None),
+            ("GET", listed.as_str(), None),
+        ];
+        all_refused(&app, &cloud.alice, &reads, 403, FORBIDDEN).await;
         let all = send(&app, "GET", HMS, Some(&cloud.admin)).await;
         assert_eq!(
             all.body["healthmonitors"].as_array().map(Vec::len),
@@ -705,29 +573,18 @@ async fn policy_and_quota() {
         );
 
         // Quota: one monitor for alice's project.
-        let mut tx = cloud.db.begin().await.expect("begin");
-        store::quotas::set(
-            &mut tx,
-            &f.project,
-            &Quota {
-                health_monitor: Some(1),
-                ..Quota::default()
-            },
-        )
-        .await
-        .expect("quota");
-        tx.commit().await.expect("commit");
-        let (pool2, _) = add_pool(&cloud.db, &f.lb, &f.project, Protocol::Http, None).await;
+        let one = Quota {
+            health_monitor: Some(1),
+            ..Quota::default()
+        };
+        set_quota(&cloud.db, &f.project, one).await;
+        let (pool2, _) = seed_pool(&cloud.db, &f.lb, &f.project, Protocol::Http, None).await;
         let over = create(&cloud, &app, hm(&pool2, json!({}))).await;
         fault(
             &over,
             403,
             "Quota has been met for resources: Health Monitor",
         );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_health_monitors").await,
-            2,
-            "{b}"
-        );
+        cloud.assert_rows("lb_health_monitors", 2).await;
     }
 }

@@ -7,17 +7,19 @@
 
 use axum::Router;
 use neutrino_lb_api::LbConfig;
-use neutrino_lb_types::enums::{
-    ClientAuthentication, LbAlgorithm, OperatingStatus, Protocol, ProvisioningStatus, Topology,
-    VnicType,
-};
-use neutrino_lb_types::model::{Listener, LoadBalancer, Pool, Quota, Vip};
-use neutrino_store::Db;
+use neutrino_lb_types::enums::Protocol;
+use neutrino_lb_types::model::Quota;
 use serde_json::{Value, json};
 
-use crate::admin_support::{FORBIDDEN, fault};
-use crate::loadbalancers::count;
-use crate::support::{Cloud, backends, send, send_json};
+use crate::admin_support::raw;
+use crate::fixtures::{
+    Row, active_lb, cascade_delete, clear_history, force_status, history, lb_row, listener_row,
+    log_statuses, new_id, pool_row, reset_quota, seed, set_quota,
+};
+use crate::support::{
+    BAD_REGEX, Cloud, FORBIDDEN, Req, all_refused, backends, bad_queries, fault, fault_starting,
+    id_of, send, send_json,
+};
 
 pub const POLICIES: &str = "/v2/lbaas/l7policies";
 pub const MISSING: &str = "8b1a6f2e-7a07-4a47-9c4b-7a6f3a1e0d11";
@@ -37,139 +39,13 @@ pub struct Fixture {
     pub far_pool: String,
 }
 
-fn listener_row(id: &str, project: &str, lb: &str, protocol: Protocol, port: i64) -> Listener {
-    Listener {
-        id: id.into(),
-        project_id: project.into(),
-        load_balancer_id: lb.into(),
-        name: Some(format!("{protocol}")),
-        description: None,
-        admin_state_up: true,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::Offline,
-        protocol,
-        protocol_port: port,
-        connection_limit: -1,
-        default_pool_id: None,
-        default_tls_container_ref: None,
-        sni_container_refs: vec![],
-        client_ca_tls_container_ref: None,
-        client_authentication: ClientAuthentication::None,
-        client_crl_container_ref: None,
-        insert_headers: serde_json::Map::new(),
-        timeout_client_data: 50000,
-        timeout_member_connect: 5000,
-        timeout_member_data: 50000,
-        timeout_tcp_inspect: 0,
-        allowed_cidrs: vec![],
-        tls_ciphers: None,
-        tls_versions: None,
-        alpn_protocols: None,
-        hsts_max_age: None,
-        hsts_include_subdomains: false,
-        hsts_preload: false,
-        tags: vec![],
-        l7policy_ids: vec![],
-        created_at: "2026-01-01T00:00:00".into(),
-        updated_at: None,
-    }
-}
-
-fn pool_row(id: &str, project: &str, lb: &str, protocol: Protocol) -> Pool {
-    Pool {
-        id: id.into(),
-        project_id: project.into(),
-        load_balancer_id: lb.into(),
-        name: Some(format!("{protocol}")),
-        description: None,
-        admin_state_up: true,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::Offline,
-        protocol,
-        lb_algorithm: LbAlgorithm::RoundRobin,
-        session_persistence: None,
-        tls_enabled: false,
-        tls_container_ref: None,
-        ca_tls_container_ref: None,
-        crl_container_ref: None,
-        tls_ciphers: None,
-        tls_versions: None,
-        alpn_protocols: None,
-        tags: vec![],
-        listener_ids: vec![],
-        member_ids: vec![],
-        healthmonitor_id: None,
-        created_at: "2026-01-01T00:00:00".into(),
-        updated_at: None,
-    }
-}
-
-fn lb_row(id: &str, project: &str) -> LoadBalancer {
-    LoadBalancer {
-        id: id.into(),
-        project_id: project.into(),
-        name: None,
-        description: None,
-        admin_state_up: true,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::Offline,
-        topology: Topology::Single,
-        provider: Some("amphora".into()),
-        flavor_id: None,
-        availability_zone: None,
-        vip: Vip {
-            ip_address: None,
-            port_id: None,
-            subnet_id: None,
-            network_id: None,
-            qos_policy_id: None,
-            octavia_owned: false,
-            vnic_type: VnicType::Normal,
-            sg_ids: vec![],
-        },
-        additional_vips: vec![],
-        tags: vec![],
-        created_at: "2026-01-01T00:00:00".into(),
-        updated_at: None,
-    }
-}
-
-fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
 pub async fn fixture(cloud: &Cloud, cidr: &str) -> Fixture {
     let app = cloud.lb(LbConfig::default());
-    let (_, subnet) = cloud.network(&cloud.alice, cidr).await;
-    let a = send_json(
-        &app,
-        "POST",
-        "/v2/lbaas/loadbalancers",
-        Some(&cloud.alice),
-        json!({"loadbalancer": {"vip_subnet_id": subnet}}),
-    )
-    .await;
-    assert_eq!(a.status, 201, "{}", a.body);
-    let lb = a.body["loadbalancer"]["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
-    let project = a.body["loadbalancer"]["project_id"]
-        .as_str()
-        .expect("project")
-        .to_string();
-    cloud
-        .wait_for(
-            &app,
-            &format!("/v2/lbaas/loadbalancers/{lb}"),
-            "loadbalancer",
-            "ACTIVE",
-        )
-        .await;
+    let lb = active_lb(cloud, &app, &cloud.alice, cidr).await;
     let f = Fixture {
         app,
-        project,
-        lb,
+        project: lb.project,
+        lb: lb.id,
         http: new_id(),
         tcp: new_id(),
         prometheus: new_id(),
@@ -178,35 +54,20 @@ pub async fn fixture(cloud: &Cloud, cidr: &str) -> Fixture {
         far_pool: new_id(),
     };
     let far = new_id();
-    let mut tx = cloud.db.begin().await.expect("begin");
-    use neutrino_store::lb::{listeners, load_balancers, pools};
-    for (id, protocol, port) in [
-        (&f.http, Protocol::Http, 80),
-        (&f.tcp, Protocol::Tcp, 81),
-        (&f.prometheus, Protocol::Prometheus, 82),
-    ] {
-        listeners::insert(
-            &mut tx,
-            &listener_row(id, &f.project, &f.lb, protocol, port),
-        )
-        .await
-        .expect("listener");
-    }
-    for (id, protocol) in [(&f.pool, Protocol::Http), (&f.tcp_pool, Protocol::Tcp)] {
-        pools::insert(&mut tx, &pool_row(id, &f.project, &f.lb, protocol))
-            .await
-            .expect("pool");
-    }
-    load_balancers::insert(&mut tx, &lb_row(&far, &f.project))
-        .await
-        .expect("far lb");
-    pools::insert(
-        &mut tx,
-        &pool_row(&f.far_pool, &f.project, &far, Protocol::Http),
+    let (p, lb) = (f.project.as_str(), f.lb.as_str());
+    seed(
+        &cloud.db,
+        [
+            Row::Listener(listener_row(&f.http, p, lb, Protocol::Http, 80)),
+            Row::Listener(listener_row(&f.tcp, p, lb, Protocol::Tcp, 81)),
+            Row::Listener(listener_row(&f.prometheus, p, lb, Protocol::Prometheus, 82)),
+            Row::Pool(pool_row(&f.pool, p, lb, Protocol::Http)),
+            Row::Pool(pool_row(&f.tcp_pool, p, lb, Protocol::Tcp)),
+            Row::Lb(lb_row(&far, p)),
+            Row::Pool(pool_row(&f.far_pool, p, &far, Protocol::Http)),
+        ],
     )
-    .await
-    .expect("far pool");
-    tx.commit().await.expect("commit");
+    .await;
     f
 }
 
@@ -216,88 +77,15 @@ impl Fixture {
     }
 }
 
-/// Runs one statement on the writer.
-pub async fn exec(db: &Db, sql: &str) {
-    let mut tx = db.begin().await.expect("begin");
-    let sql = sql.to_string();
-    neutrino_store::dispatch!(tx.conn(), c => sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *c).await.map(|_| ()))
-        .expect("statement");
-    tx.commit().await.expect("commit");
-}
-
-/// Records every provisioning-status change of load balancers,
-/// listeners, policies and rules into `test_status_log`, so tests see
-/// the PENDING_UPDATE a flow settles away however fast it runs.
-pub async fn log_statuses(cloud: &Cloud) {
-    let tables = [
-        "lb_load_balancers",
-        "lb_listeners",
-        "lb_l7policies",
-        "lb_l7rules",
-    ];
-    if cloud.backend == "postgres" {
-        exec(
-            &cloud.db,
-            "CREATE TABLE test_status_log (seq BIGSERIAL PRIMARY KEY, id TEXT, status TEXT)",
-        )
-        .await;
-        exec(
-            &cloud.db,
-            "CREATE FUNCTION test_log_status() RETURNS trigger AS $$ BEGIN \
-             INSERT INTO test_status_log (id, status) VALUES (NEW.id, NEW.provisioning_status); \
-             RETURN NEW; END $$ LANGUAGE plpgsql",
-        )
-        .await;
-        for t in tables {
-            exec(
-                &cloud.db,
-                &format!(
-                    "CREATE TRIGGER test_log_{t} AFTER UPDATE OF provisioning_status ON {t} \
-                     FOR EACH ROW WHEN (NEW.provisioning_status IS DISTINCT FROM OLD.provisioning_status) \
-                     EXECUTE FUNCTION test_log_status()"
-                ),
-            )
-            .await;
-        }
-    } else {
-        exec(
-            &cloud.db,
-            "CREATE TABLE test_status_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT, status TEXT)",
-        )
-        .await;
-        for t in tables {
-            exec(
-                &cloud.db,
-                &format!(
-                    "CREATE TRIGGER test_log_{t} AFTER UPDATE OF provisioning_status ON {t} \
-                     WHEN NEW.provisioning_status IS NOT OLD.provisioning_status BEGIN \
-                     INSERT INTO test_status_log (id, status) VALUES (NEW.id, NEW.provisioning_status); END"
-                ),
-            )
-            .await;
-        }
-    }
-}
-
-/// The provisioning statuses `id` went through since [`log_statuses`].
-pub async fn history(db: &Db, id: &str) -> Vec<String> {
-    let sql = format!("SELECT status FROM test_status_log WHERE id = '{id}' ORDER BY seq");
-    neutrino_store::dispatch!(db.read(), c => sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).fetch_all(c).await)
-        .expect("history")
-}
-
-/// Forgets the statuses logged so far.
-pub async fn clear_history(db: &Db) {
-    exec(db, "DELETE FROM test_status_log").await;
-}
-
-/// Sets an object's provisioning status behind the API's back.
-pub async fn force_status(db: &Db, table: &str, id: &str, status: &str) {
-    exec(
-        db,
-        &format!("UPDATE {table} SET provisioning_status = '{status}' WHERE id = '{id}'"),
-    )
-    .await;
+/// The writes of a policy at `path`: a new one on the HTTP listener, a
+/// rename, the delete.
+fn writes<'a>(f: &Fixture, path: &'a str) -> [Req<'a>; 3] {
+    let new = json!({"l7policy": {"listener_id": f.http, "action": "REJECT"}});
+    [
+        ("POST", POLICIES, Some(new)),
+        ("PUT", path, Some(json!({"l7policy": {"name": "x"}}))),
+        ("DELETE", path, None),
+    ]
 }
 
 /// POSTs a policy as alice and returns its answer's body (asserting 201).
@@ -330,16 +118,6 @@ pub async fn settled(cloud: &Cloud, f: &Fixture, policy: &str) -> Value {
     p
 }
 
-fn id_of(v: &Value) -> String {
-    v["id"].as_str().expect("id").to_string()
-}
-
-pub async fn status_of(db: &Db, table: &str, id: &str) -> String {
-    let sql = format!("SELECT provisioning_status FROM {table} WHERE id = '{id}'");
-    neutrino_store::dispatch!(db.read(), c => sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).fetch_one(c).await)
-        .expect("status")
-}
-
 #[tokio::test]
 async fn create_show_update_delete_settle_the_listener_and_load_balancer() {
     for cloud in backends().await {
@@ -369,13 +147,7 @@ async fn create_show_update_delete_settle_the_listener_and_load_balancer() {
         let active = settled(&cloud, &f, &id).await;
         assert_eq!(active["operating_status"], "ONLINE", "{b}");
         assert!(active["updated_at"].is_string(), "{b}");
-        for parent in [&f.http, &f.lb] {
-            assert_eq!(
-                history(&cloud.db, parent).await,
-                ["PENDING_UPDATE", "ACTIVE"],
-                "{b}"
-            );
-        }
+        cloud.assert_held_and_settled(&[&f.http, &f.lb]).await;
         assert_eq!(history(&cloud.db, &id).await, ["ACTIVE"], "{b}");
         assert_eq!(
             history(&cloud.db, &f.tcp).await,
@@ -438,16 +210,7 @@ async fn create_show_update_delete_settle_the_listener_and_load_balancer() {
         let done = settled(&cloud, &f, &id).await;
         assert_eq!(done["operating_status"], "OFFLINE", "{b}: disabled");
         assert_eq!(done["admin_state_up"], false, "{b}");
-        assert_eq!(
-            history(&cloud.db, &f.http).await,
-            ["PENDING_UPDATE", "ACTIVE"],
-            "{b}"
-        );
-        assert_eq!(
-            history(&cloud.db, &id).await,
-            ["PENDING_UPDATE", "ACTIVE"],
-            "{b}"
-        );
+        cloud.assert_held_and_settled(&[&f.http, &id]).await;
 
         // The code alone changes alone (as upstream stores it).
         let u = send_json(
@@ -523,45 +286,11 @@ async fn create_show_update_delete_settle_the_listener_and_load_balancer() {
             Some(1),
             "{b}"
         );
-        fault(
-            &send_json(
-                &f.app,
-                "PUT",
-                &path,
-                Some(&cloud.rita),
-                json!({"l7policy": {"name": "x"}}),
-            )
-            .await,
-            403,
-            FORBIDDEN,
-        );
-        fault(
-            &send(&f.app, "DELETE", &path, Some(&cloud.rita)).await,
-            403,
-            FORBIDDEN,
-        );
-        fault(
-            &send_json(
-                &f.app,
-                "POST",
-                POLICIES,
-                Some(&cloud.rita),
-                json!({"l7policy": {"listener_id": f.http, "action": "REJECT"}}),
-            )
-            .await,
-            403,
-            FORBIDDEN,
-        );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_l7policies").await,
-            1,
-            "{b}"
-        );
-        assert_eq!(
-            status_of(&cloud.db, "lb_load_balancers", &f.lb).await,
-            "ACTIVE",
-            "{b}"
-        );
+        all_refused(&f.app, &cloud.rita, &writes(&f, &path), 403, FORBIDDEN).await;
+        cloud.assert_rows("lb_l7policies", 1).await;
+        cloud
+            .assert_statuses("ACTIVE", &[("lb_load_balancers", &f.lb)])
+            .await;
 
         // Delete: the row goes with the flow, the parents settle.
         clear_history(&cloud.db).await;
@@ -572,32 +301,17 @@ async fn create_show_update_delete_settle_the_listener_and_load_balancer() {
             .wait_for(&f.app, &f.lb_path(), "loadbalancer", "ACTIVE")
             .await;
         assert_eq!(history(&cloud.db, &id).await, ["PENDING_DELETE"], "{b}");
-        assert_eq!(
-            history(&cloud.db, &f.http).await,
-            ["PENDING_UPDATE", "ACTIVE"],
-            "{b}"
-        );
-        assert_eq!(
-            status_of(&cloud.db, "lb_listeners", &f.http).await,
-            "ACTIVE",
-            "{b}"
-        );
+        cloud.assert_held_and_settled(&[&f.http]).await;
+        cloud
+            .assert_statuses("ACTIVE", &[("lb_listeners", &f.http)])
+            .await;
         for table in ["lb_l7policies", "lb_flows"] {
-            assert_eq!(
-                count(&cloud.db, &format!("SELECT COUNT(*) FROM {table}")).await,
-                0,
-                "{b} {table}"
-            );
+            cloud.assert_rows(table, 0).await;
         }
-        assert_eq!(
-            count(
-                &cloud.db,
-                &format!("SELECT COUNT(*) FROM lb_tags WHERE resource_id = '{id}'")
-            )
-            .await,
-            0,
-            "{b}: tags gone"
-        );
+        // Tags gone.
+        cloud
+            .assert_rows(&format!("lb_tags WHERE resource_id = '{id}'"), 0)
+            .await;
         fault(
             &send(&f.app, "GET", &path, Some(&cloud.alice)).await,
             404,
@@ -838,16 +552,19 @@ async fn list_filters_sorts_pages_and_scopes() {
         );
         let next = get(format!("?limit=2&sort=description&marker={}", made[0])).await;
         assert_eq!(descs(&next.body), ["C"], "{b}");
-        fault(
-            &get("?bogus=1".into()).await,
-            400,
-            "One or more arguments are either duplicate or invalid",
-        );
-        fault(
-            &get("?sort=nope".into()).await,
-            400,
-            "Supplied sort key 'nope' is not valid.",
-        );
+        bad_queries(
+            &f.app,
+            &cloud.alice,
+            POLICIES,
+            &[
+                (
+                    "?bogus=1",
+                    "One or more arguments are either duplicate or invalid",
+                ),
+                ("?sort=nope", "Supplied sort key 'nope' is not valid."),
+            ],
+        )
+        .await;
         // The admin sees them in alice's project; alice may not look into
         // the admin's.
         let admin = send(
@@ -934,19 +651,17 @@ async fn bad_requests_store_nothing() {
             )
             .await;
             if text.is_empty() {
-                assert_eq!(a.status.as_u16(), status, "{b} {body}: {}", a.body);
-                let s = a.body["faultstring"].as_str().unwrap_or_default();
                 let want = if status == 409 {
                     "Too many rules on L7 policy "
                 } else {
-                    "Error parsing L7Rule: Unable to parse regular expression: "
+                    BAD_REGEX
                 };
-                assert!(s.starts_with(want), "{b}: {s}");
+                fault_starting(&a, status, want);
             } else {
                 fault(&a, status, &text);
             }
         }
-        let not_json = crate::admin_support::raw(
+        let not_json = raw(
             &f.app,
             "POST",
             POLICIES,
@@ -957,23 +672,14 @@ async fn bad_requests_store_nothing() {
         .await;
         fault(&not_json, 400, "Request is not in valid JSON format");
         for table in ["lb_l7policies", "lb_l7rules", "lb_flows"] {
-            assert_eq!(
-                count(&cloud.db, &format!("SELECT COUNT(*) FROM {table}")).await,
-                0,
-                "{b} {table}"
-            );
+            cloud.assert_rows(table, 0).await;
         }
-        for (table, id) in [
-            ("lb_load_balancers", &f.lb),
+        let untouched = [
+            ("lb_load_balancers", f.lb.as_str()),
             ("lb_listeners", &f.http),
             ("lb_listeners", &f.tcp),
-        ] {
-            assert_eq!(
-                status_of(&cloud.db, table, id).await,
-                "ACTIVE",
-                "{b} {table}"
-            );
-        }
+        ];
+        cloud.assert_statuses("ACTIVE", &untouched).await;
 
         // PUT and DELETE refusals leave the policy as it was.
         let p = create(
@@ -1032,11 +738,7 @@ async fn bad_requests_store_nothing() {
         );
         let after = send(&f.app, "GET", &path, Some(&cloud.alice)).await;
         assert_eq!(after.body["l7policy"], before, "{b}");
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_flows").await,
-            0,
-            "{b}"
-        );
+        cloud.assert_rows("lb_flows", 0).await;
     }
 }
 
@@ -1057,50 +759,12 @@ async fn a_pending_load_balancer_is_immutable() {
         for status in ["PENDING_UPDATE", "ERROR"] {
             force_status(&cloud.db, "lb_load_balancers", &f.lb, status).await;
             let path = format!("{POLICIES}/{id}");
-            fault(
-                &send_json(
-                    &f.app,
-                    "POST",
-                    POLICIES,
-                    Some(&cloud.alice),
-                    json!({"l7policy": {"listener_id": f.http, "action": "REJECT"}}),
-                )
-                .await,
-                409,
-                &immutable,
-            );
-            fault(
-                &send_json(
-                    &f.app,
-                    "PUT",
-                    &path,
-                    Some(&cloud.alice),
-                    json!({"l7policy": {"name": "x"}}),
-                )
-                .await,
-                409,
-                &immutable,
-            );
-            fault(
-                &send(&f.app, "DELETE", &path, Some(&cloud.alice)).await,
-                409,
-                &immutable,
-            );
-            assert_eq!(
-                count(&cloud.db, "SELECT COUNT(*) FROM lb_l7policies").await,
-                1,
-                "{b}"
-            );
-            assert_eq!(
-                count(&cloud.db, "SELECT COUNT(*) FROM lb_flows").await,
-                0,
-                "{b}"
-            );
-            assert_eq!(
-                status_of(&cloud.db, "lb_listeners", &f.http).await,
-                "ACTIVE",
-                "{b}"
-            );
+            all_refused(&f.app, &cloud.alice, &writes(&f, &path), 409, &immutable).await;
+            cloud.assert_rows("lb_l7policies", 1).await;
+            cloud.assert_rows("lb_flows", 0).await;
+            cloud
+                .assert_statuses("ACTIVE", &[("lb_listeners", &f.http)])
+                .await;
             assert_eq!(
                 send(&f.app, "GET", &path, Some(&cloud.alice)).await.body["l7policy"],
                 before,
@@ -1114,21 +778,13 @@ async fn a_pending_load_balancer_is_immutable() {
 #[tokio::test]
 async fn quotas_count_policies_and_their_rules() {
     for cloud in backends().await {
-        let b = cloud.backend;
         let f = fixture(&cloud, "10.45.0.0/24").await;
-        let mut tx = cloud.db.begin().await.expect("begin");
-        neutrino_store::lb::quotas::set(
-            &mut tx,
-            &f.project,
-            &Quota {
-                l7policy: Some(2),
-                l7rule: Some(1),
-                ..Quota::default()
-            },
-        )
-        .await
-        .expect("quota");
-        tx.commit().await.expect("commit");
+        let q = Quota {
+            l7policy: Some(2),
+            l7rule: Some(1),
+            ..Quota::default()
+        };
+        set_quota(&cloud.db, &f.project, q).await;
         let rule = json!({"type": "PATH", "compare_type": "STARTS_WITH", "value": "/api"});
         fault(
             &send_json(&f.app, "POST", POLICIES, Some(&cloud.alice),
@@ -1136,11 +792,7 @@ async fn quotas_count_policies_and_their_rules() {
             403,
             "Quota has been met for resources: L7 Rule",
         );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_l7policies").await,
-            0,
-            "{b}"
-        );
+        cloud.assert_rows("lb_l7policies", 0).await;
         let p = create(
             &cloud,
             &f,
@@ -1167,26 +819,14 @@ async fn quotas_count_policies_and_their_rules() {
             403,
             "Quota has been met for resources: L7 Policy",
         );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_l7policies").await,
-            2,
-            "{b}"
-        );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_l7rules").await,
-            1,
-            "{b}"
-        );
+        cloud.assert_rows("lb_l7policies", 2).await;
+        cloud.assert_rows("lb_l7rules", 1).await;
         // The default quota applies to projects without their own.
         let limited = cloud.lb(LbConfig {
             default_quota: 0,
             ..LbConfig::default()
         });
-        let mut tx = cloud.db.begin().await.expect("begin");
-        neutrino_store::lb::quotas::delete(&mut tx, &f.project)
-            .await
-            .expect("reset");
-        tx.commit().await.expect("commit");
+        reset_quota(&cloud.db, &f.project).await;
         fault(
             &send_json(
                 &limited,
@@ -1199,11 +839,7 @@ async fn quotas_count_policies_and_their_rules() {
             403,
             "Quota has been met for resources: L7 Policy",
         );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_l7policies").await,
-            2,
-            "{b}"
-        );
+        cloud.assert_rows("lb_l7policies", 2).await;
     }
 }
 
@@ -1284,46 +920,21 @@ async fn rules_given_with_a_policy_are_created_with_it() {
 #[tokio::test]
 async fn cascade_delete_of_the_load_balancer_takes_policies_and_rules() {
     for cloud in backends().await {
-        let b = cloud.backend;
         let f = fixture(&cloud, "10.47.0.0/24").await;
         let p = create(&cloud, &f, json!({"listener_id": f.http, "action": "REDIRECT_TO_POOL",
             "redirect_pool_id": f.pool, "tags": ["p"],
             "rules": [{"type": "PATH", "compare_type": "STARTS_WITH", "value": "/a", "tags": ["r"]}]}))
         .await;
         settled(&cloud, &f, &id_of(&p)).await;
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_l7rules").await,
-            1,
-            "{b}"
-        );
-        let d = send(
-            &f.app,
-            "DELETE",
-            &format!("{}?cascade=true", f.lb_path()),
-            Some(&cloud.alice),
-        )
-        .await;
-        assert_eq!(d.status, 204, "{b}: {}", d.body);
-        cloud
-            .wait_for(&f.app, &f.lb_path(), "loadbalancer", "DELETED")
-            .await;
+        cloud.assert_rows("lb_l7rules", 1).await;
+        cascade_delete(&cloud, &f.app, &f.lb).await;
         for table in ["lb_l7policies", "lb_l7rules"] {
-            assert_eq!(
-                count(&cloud.db, &format!("SELECT COUNT(*) FROM {table}")).await,
-                0,
-                "{b} {table}"
-            );
+            cloud.assert_rows(table, 0).await;
         }
         for tag in ["p", "r"] {
-            assert_eq!(
-                count(
-                    &cloud.db,
-                    &format!("SELECT COUNT(*) FROM lb_tags WHERE tag = '{tag}'")
-                )
-                .await,
-                0,
-                "{b} {tag}"
-            );
+            cloud
+                .assert_rows(&format!("lb_tags WHERE tag = '{tag}'"), 0)
+                .await;
         }
     }
 }

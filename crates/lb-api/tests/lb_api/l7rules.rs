@@ -11,17 +11,14 @@ use neutrino_lb_types::enums::{
 use neutrino_lb_types::model::{L7Rule, Quota};
 use serde_json::{Value, json};
 
-use crate::admin_support::{FORBIDDEN, fault};
-use crate::l7policies::{
-    Fixture, MISSING, POLICIES, clear_history, create, fixture, force_status, history,
-    log_statuses, settled,
+use crate::fixtures::{
+    Row, clear_history, force_status, history, log_statuses, reset_quota, seed, set_quota,
 };
-use crate::loadbalancers::count;
-use crate::support::{Cloud, backends, send, send_json};
-
-fn id_of(v: &Value) -> String {
-    v["id"].as_str().expect("id").to_string()
-}
+use crate::l7policies::{Fixture, MISSING, POLICIES, create, fixture, settled};
+use crate::support::{
+    BAD_REGEX, Cloud, FORBIDDEN, all_refused, backends, fault, fault_starting, id_of, send,
+    send_json,
+};
 
 /// A REJECT policy on the fixture's HTTP listener, ACTIVE; its rules path.
 async fn policy(cloud: &Cloud, f: &Fixture) -> (String, String) {
@@ -29,6 +26,18 @@ async fn policy(cloud: &Cloud, f: &Fixture) -> (String, String) {
     let id = id_of(&p);
     settled(cloud, f, &id).await;
     (id.clone(), format!("{POLICIES}/{id}/rules"))
+}
+
+/// Deletes a rule as alice and waits until it is gone and the load
+/// balancer ACTIVE again.
+async fn delete_rule(cloud: &Cloud, f: &Fixture, rules: &str, id: &str) {
+    let path = format!("{rules}/{id}");
+    let d = send(&f.app, "DELETE", &path, Some(&cloud.alice)).await;
+    assert_eq!(d.status, 204, "{}: {}", cloud.backend, d.body);
+    cloud.wait_for(&f.app, &path, "rule", "DELETED").await;
+    cloud
+        .wait_for(&f.app, &f.lb_path(), "loadbalancer", "ACTIVE")
+        .await;
 }
 
 /// Waits until the rule and the load balancer are ACTIVE again.
@@ -74,13 +83,7 @@ async fn create_show_list_update_delete_settle_every_parent() {
         let active = rule_settled(&cloud, &f, &rules, &id).await;
         assert_eq!(active["operating_status"], "ONLINE", "{b}");
         assert!(active["updated_at"].is_string(), "{b}");
-        for parent in [&pid, &f.http, &f.lb] {
-            assert_eq!(
-                history(&cloud.db, parent).await,
-                ["PENDING_UPDATE", "ACTIVE"],
-                "{b}"
-            );
-        }
+        cloud.assert_held_and_settled(&[&pid, &f.http, &f.lb]).await;
         assert_eq!(history(&cloud.db, &id).await, ["ACTIVE"], "{b}");
         let p = send(
             &f.app,
@@ -233,13 +236,7 @@ async fn create_show_list_update_delete_settle_every_parent() {
         );
         let done = rule_settled(&cloud, &f, &rules, &id).await;
         assert_eq!(done["operating_status"], "OFFLINE", "{b}: disabled");
-        for parent in [&pid, &f.http, &f.lb] {
-            assert_eq!(
-                history(&cloud.db, parent).await,
-                ["PENDING_UPDATE", "ACTIVE"],
-                "{b}"
-            );
-        }
+        cloud.assert_held_and_settled(&[&pid, &f.http, &f.lb]).await;
         // Unset attributes stay; null invert is false.
         let u = send_json(
             &f.app,
@@ -274,85 +271,28 @@ async fn create_show_list_update_delete_settle_every_parent() {
             200,
             "{b}"
         );
-        fault(
-            &send_json(
-                &f.app,
+        let one = format!("{rules}/{id}");
+        let writes = [
+            (
                 "POST",
-                &rules,
-                Some(&cloud.rita),
-                json!({"rule": {"type": "PATH", "compare_type": "EQUAL_TO", "value": "/x"}}),
-            )
-            .await,
-            403,
-            FORBIDDEN,
-        );
-        fault(
-            &send_json(
-                &f.app,
-                "PUT",
-                &format!("{rules}/{id}"),
-                Some(&cloud.rita),
-                json!({"rule": {"value": "x"}}),
-            )
-            .await,
-            403,
-            FORBIDDEN,
-        );
-        fault(
-            &send(
-                &f.app,
-                "DELETE",
-                &format!("{rules}/{id}"),
-                Some(&cloud.rita),
-            )
-            .await,
-            403,
-            FORBIDDEN,
-        );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_l7rules").await,
-            3,
-            "{b}"
-        );
+                rules.as_str(),
+                Some(json!({"rule": {"type": "PATH", "compare_type": "EQUAL_TO", "value": "/x"}})),
+            ),
+            ("PUT", one.as_str(), Some(json!({"rule": {"value": "x"}}))),
+            ("DELETE", one.as_str(), None),
+        ];
+        all_refused(&f.app, &cloud.rita, &writes, 403, FORBIDDEN).await;
+        cloud.assert_rows("lb_l7rules", 3).await;
 
         // Delete.
         clear_history(&cloud.db).await;
-        let d = send(
-            &f.app,
-            "DELETE",
-            &format!("{rules}/{id}"),
-            Some(&cloud.alice),
-        )
-        .await;
-        assert_eq!(d.status, 204, "{b}: {}", d.body);
-        cloud
-            .wait_for(&f.app, &format!("{rules}/{id}"), "rule", "DELETED")
-            .await;
-        cloud
-            .wait_for(&f.app, &f.lb_path(), "loadbalancer", "ACTIVE")
-            .await;
+        delete_rule(&cloud, &f, &rules, &id).await;
         assert_eq!(history(&cloud.db, &id).await, ["PENDING_DELETE"], "{b}");
-        for parent in [&pid, &f.http, &f.lb] {
-            assert_eq!(
-                history(&cloud.db, parent).await,
-                ["PENDING_UPDATE", "ACTIVE"],
-                "{b}"
-            );
-        }
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_l7rules").await,
-            2,
-            "{b}"
-        );
-        assert_eq!(
-            count(
-                &cloud.db,
-                &format!("SELECT COUNT(*) FROM lb_tags WHERE resource_id = '{id}'")
-            )
-            .await,
-            0,
-            "{b}"
-        );
+        cloud.assert_held_and_settled(&[&pid, &f.http, &f.lb]).await;
+        cloud.assert_rows("lb_l7rules", 2).await;
+        cloud
+            .assert_rows(&format!("lb_tags WHERE resource_id = '{id}'"), 0)
+            .await;
         fault(
             &send(&f.app, "GET", &format!("{rules}/{id}"), Some(&cloud.alice)).await,
             404,
@@ -366,16 +306,8 @@ async fn create_show_list_update_delete_settle_every_parent() {
             "{b}"
         );
         cloud.wait_for(&f.app, &pp, "l7policy", "DELETED").await;
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_l7rules").await,
-            0,
-            "{b}"
-        );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_tags").await,
-            0,
-            "{b}"
-        );
+        cloud.assert_rows("lb_l7rules", 0).await;
+        cloud.assert_rows("lb_tags", 0).await;
     }
 }
 
@@ -443,26 +375,13 @@ async fn a_missing_policy_is_routings_404_and_bad_rules_store_nothing() {
             )
             .await;
             if text.is_empty() {
-                assert_eq!(a.status.as_u16(), status, "{b} {rule}: {}", a.body);
-                let s = a.body["faultstring"].as_str().unwrap_or_default();
-                assert!(
-                    s.starts_with("Error parsing L7Rule: Unable to parse regular expression: "),
-                    "{b}: {s}"
-                );
+                fault_starting(&a, status, BAD_REGEX);
             } else {
                 fault(&a, status, &text);
             }
         }
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_l7rules").await,
-            0,
-            "{b}"
-        );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_flows").await,
-            0,
-            "{b}"
-        );
+        cloud.assert_rows("lb_l7rules", 0).await;
+        cloud.assert_rows("lb_flows", 0).await;
 
         // A rule is only found under its own policy.
         let a = send_json(
@@ -478,28 +397,16 @@ async fn a_missing_policy_is_routings_404_and_bad_rules_store_nothing() {
         let before = rule_settled(&cloud, &f, &rules, &id).await;
         let elsewhere = format!("{other_rules}/{id}");
         let not_found = format!("L7 Rule {id} not found.");
-        fault(
-            &send(&f.app, "GET", &elsewhere, Some(&cloud.alice)).await,
-            404,
-            &not_found,
-        );
-        fault(
-            &send_json(
-                &f.app,
+        let elsewhere = [
+            ("GET", elsewhere.as_str(), None),
+            (
                 "PUT",
-                &elsewhere,
-                Some(&cloud.alice),
-                json!({"rule": {"value": "/x"}}),
-            )
-            .await,
-            404,
-            &not_found,
-        );
-        fault(
-            &send(&f.app, "DELETE", &elsewhere, Some(&cloud.alice)).await,
-            404,
-            &not_found,
-        );
+                elsewhere.as_str(),
+                Some(json!({"rule": {"value": "/x"}})),
+            ),
+            ("DELETE", elsewhere.as_str(), None),
+        ];
+        all_refused(&f.app, &cloud.alice, &elsewhere, 404, &not_found).await;
         fault(
             &send(
                 &f.app,
@@ -548,12 +455,7 @@ async fn a_missing_policy_is_routings_404_and_bad_rules_store_nothing() {
             )
             .await;
             if text.is_empty() {
-                assert_eq!(a.status, 400, "{b} {update}: {}", a.body);
-                let s = a.body["faultstring"].as_str().unwrap_or_default();
-                assert!(
-                    s.starts_with("Error parsing L7Rule: Unable to parse regular expression: "),
-                    "{b}: {s}"
-                );
+                fault_starting(&a, 400, BAD_REGEX);
             } else {
                 fault(&a, 400, text);
             }
@@ -563,11 +465,7 @@ async fn a_missing_policy_is_routings_404_and_bad_rules_store_nothing() {
             before,
             "{b}"
         );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_flows").await,
-            0,
-            "{b}"
-        );
+        cloud.assert_rows("lb_flows", 0).await;
         let _ = pid;
     }
 }
@@ -590,72 +488,31 @@ async fn the_policy_must_be_active_and_the_load_balancer_mutable() {
         let before = rule_settled(&cloud, &f, &rules, &id).await;
         let body = json!({"rule": {"type": "PATH", "compare_type": "EQUAL_TO", "value": "/x"}});
         let path = format!("{rules}/{id}");
-        let check = |status: &'static str, text: String| {
-            let (app, token, rules, path, body) = (
-                f.app.clone(),
-                cloud.alice.clone(),
-                rules.clone(),
-                path.clone(),
-                body.clone(),
-            );
-            async move {
-                fault(
-                    &send_json(&app, "POST", &rules, Some(&token), body).await,
-                    409,
-                    &text,
-                );
-                fault(
-                    &send_json(
-                        &app,
-                        "PUT",
-                        &path,
-                        Some(&token),
-                        json!({"rule": {"value": "/y"}}),
-                    )
-                    .await,
-                    409,
-                    &text,
-                );
-                fault(&send(&app, "DELETE", &path, Some(&token)).await, 409, &text);
-                status
-            }
-        };
+        let writes = [
+            ("POST", rules.as_str(), Some(body)),
+            ("PUT", path.as_str(), Some(json!({"rule": {"value": "/y"}}))),
+            ("DELETE", path.as_str(), None),
+        ];
         for status in ["PENDING_UPDATE", "ERROR"] {
             force_status(&cloud.db, "lb_l7policies", &pid, status).await;
-            check(
-                status,
-                format!("L7Policy {pid} is immutable and cannot be updated."),
-            )
-            .await;
-            assert_eq!(
-                crate::l7policies::status_of(&cloud.db, "lb_load_balancers", &f.lb).await,
-                "ACTIVE",
-                "{b}: the load balancer was not touched"
-            );
+            let immutable = format!("L7Policy {pid} is immutable and cannot be updated.");
+            all_refused(&f.app, &cloud.alice, &writes, 409, &immutable).await;
+            // The load balancer was not touched.
+            cloud
+                .assert_statuses("ACTIVE", &[("lb_load_balancers", &f.lb)])
+                .await;
         }
         force_status(&cloud.db, "lb_l7policies", &pid, "ACTIVE").await;
         force_status(&cloud.db, "lb_load_balancers", &f.lb, "PENDING_UPDATE").await;
-        check(
-            "",
-            format!("Load Balancer {} is immutable and cannot be updated.", f.lb),
-        )
-        .await;
-        assert_eq!(
-            crate::l7policies::status_of(&cloud.db, "lb_l7policies", &pid).await,
-            "ACTIVE",
-            "{b}: the policy was not held"
-        );
+        let immutable = format!("Load Balancer {} is immutable and cannot be updated.", f.lb);
+        all_refused(&f.app, &cloud.alice, &writes, 409, &immutable).await;
+        // The policy was not held.
+        cloud
+            .assert_statuses("ACTIVE", &[("lb_l7policies", &pid)])
+            .await;
         force_status(&cloud.db, "lb_load_balancers", &f.lb, "ACTIVE").await;
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_l7rules").await,
-            1,
-            "{b}"
-        );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_flows").await,
-            0,
-            "{b}"
-        );
+        cloud.assert_rows("lb_l7rules", 1).await;
+        cloud.assert_rows("lb_flows", 0).await;
         assert_eq!(
             send(&f.app, "GET", &path, Some(&cloud.alice)).await.body["rule"],
             before,
@@ -689,27 +546,15 @@ async fn fifty_rules_per_policy_and_the_rule_quota() {
         let b = cloud.backend;
         let f = fixture(&cloud, "10.53.0.0/24").await;
         let (pid, rules) = policy(&cloud, &f).await;
-        let mut tx = cloud.db.begin().await.expect("begin");
-        for i in 0..50 {
-            neutrino_store::lb::l7rules::insert(
-                &mut tx,
-                &rule_row(&format!("r{i:02}"), &pid, &f.project),
-            )
-            .await
-            .expect("rule");
-        }
-        tx.commit().await.expect("commit");
+        let fifty = (0..50).map(|i| Row::L7Rule(rule_row(&format!("r{i:02}"), &pid, &f.project)));
+        seed(&cloud.db, fifty).await;
         let body = json!({"rule": {"type": "PATH", "compare_type": "EQUAL_TO", "value": "/x"}});
         fault(
             &send_json(&f.app, "POST", &rules, Some(&cloud.alice), body.clone()).await,
             409,
             &format!("Too many rules on L7 policy {pid}"),
         );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_l7rules").await,
-            50,
-            "{b}"
-        );
+        cloud.assert_rows("lb_l7rules", 50).await;
         // Listing them all, and the 51st after one goes.
         let all = send(
             &f.app,
@@ -719,68 +564,33 @@ async fn fifty_rules_per_policy_and_the_rule_quota() {
         )
         .await;
         assert_eq!(all.body["rules"].as_array().map(Vec::len), Some(50), "{b}");
-        let d = send(
-            &f.app,
-            "DELETE",
-            &format!("{rules}/r00"),
-            Some(&cloud.alice),
-        )
-        .await;
-        assert_eq!(d.status, 204, "{b}: {}", d.body);
-        cloud
-            .wait_for(&f.app, &format!("{rules}/r00"), "rule", "DELETED")
-            .await;
-        cloud
-            .wait_for(&f.app, &f.lb_path(), "loadbalancer", "ACTIVE")
-            .await;
+        delete_rule(&cloud, &f, &rules, "r00").await;
 
         // The quota counts the project's rules (50 less one).
-        let mut tx = cloud.db.begin().await.expect("begin");
-        neutrino_store::lb::quotas::set(
-            &mut tx,
-            &f.project,
-            &Quota {
-                l7rule: Some(49),
-                ..Quota::default()
-            },
-        )
-        .await
-        .expect("quota");
-        tx.commit().await.expect("commit");
+        let q = Quota {
+            l7rule: Some(49),
+            ..Quota::default()
+        };
+        set_quota(&cloud.db, &f.project, q).await;
         fault(
             &send_json(&f.app, "POST", &rules, Some(&cloud.alice), body.clone()).await,
             403,
             "Quota has been met for resources: L7 Rule",
         );
-        let mut tx = cloud.db.begin().await.expect("begin");
-        neutrino_store::lb::quotas::set(
-            &mut tx,
-            &f.project,
-            &Quota {
-                l7rule: Some(50),
-                ..Quota::default()
-            },
-        )
-        .await
-        .expect("quota");
-        tx.commit().await.expect("commit");
+        let q = Quota {
+            l7rule: Some(50),
+            ..Quota::default()
+        };
+        set_quota(&cloud.db, &f.project, q).await;
         let a = send_json(&f.app, "POST", &rules, Some(&cloud.alice), body.clone()).await;
         assert_eq!(a.status, 201, "{b}: {}", a.body);
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_l7rules").await,
-            50,
-            "{b}"
-        );
+        cloud.assert_rows("lb_l7rules", 50).await;
         let limited = cloud.lb(LbConfig {
             default_quota: 0,
             ..LbConfig::default()
         });
         rule_settled(&cloud, &f, &rules, &id_of(&a.body["rule"])).await;
-        let mut tx = cloud.db.begin().await.expect("begin");
-        neutrino_store::lb::quotas::delete(&mut tx, &f.project)
-            .await
-            .expect("reset");
-        tx.commit().await.expect("commit");
+        reset_quota(&cloud.db, &f.project).await;
         fault(
             &send_json(&limited, "POST", &rules, Some(&cloud.alice), body).await,
             409,

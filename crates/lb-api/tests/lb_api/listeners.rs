@@ -4,71 +4,19 @@
 //! stored; policy; quota.
 
 use axum::Router;
-use neutrino_lb_api::{LbConfig, LbState};
-use neutrino_lb_types::enums::ProvisioningStatus;
-use neutrino_store::Db;
+use neutrino_lb_api::LbConfig;
+use neutrino_lb_types::model::Quota;
 use serde_json::{Value, json};
 
-use crate::loadbalancers::count;
-use crate::support::{Cloud, backends, send, send_json};
+use crate::fixtures::{
+    Frozen, LBS, Lb, active_lb, active_lb_via, force_status, rows, seed_l7policy, set_quota,
+};
+use crate::pools::pool_on;
+use crate::support::{
+    Cloud, FORBIDDEN, all_refused, backends, client_fault, fault, refused, send, send_json,
+};
 
-pub const LBS: &str = "/v2/lbaas/loadbalancers";
 pub const LISTENERS: &str = "/v2/lbaas/listeners";
-
-/// A load balancer of alice's on a new subnet `cidr`, waited ACTIVE;
-/// returns (id, VIP address, project).
-pub async fn active_lb(
-    cloud: &Cloud,
-    app: &Router,
-    net: &Router,
-    cidr: &str,
-) -> (String, String, String) {
-    let (_, subnet) = network_on(net, &cloud.alice, cidr).await;
-    let a = send_json(
-        app,
-        "POST",
-        LBS,
-        Some(&cloud.alice),
-        json!({"loadbalancer": {"name": "lb", "vip_subnet_id": subnet}}),
-    )
-    .await;
-    assert_eq!(a.status, 201, "{}: {}", cloud.backend, a.body);
-    let lb = &a.body["loadbalancer"];
-    let id = lb["id"].as_str().expect("id").to_string();
-    let vip = lb["vip_address"].as_str().expect("vip").to_string();
-    let project = lb["project_id"].as_str().expect("project").to_string();
-    cloud
-        .wait_for(app, &format!("{LBS}/{id}"), "loadbalancer", "ACTIVE")
-        .await;
-    (id, vip, project)
-}
-
-/// A network and subnet through `net` (a Network API router).
-pub async fn network_on(net: &Router, token: &str, cidr: &str) -> (String, String) {
-    let n = send_json(
-        net,
-        "POST",
-        "/v2.0/networks",
-        Some(token),
-        json!({"network": {"name": format!("net-{cidr}")}}),
-    )
-    .await;
-    assert_eq!(n.status, 201, "network: {}", n.body);
-    let net_id = n.body["network"]["id"].as_str().expect("id").to_string();
-    let s = send_json(
-        net,
-        "POST",
-        "/v2.0/subnets",
-        Some(token),
-        json!({"subnet": {"network_id": net_id, "cidr": cidr, "ip_version": 4}}),
-    )
-    .await;
-    assert_eq!(s.status, 201, "subnet: {}", s.body);
-    (
-        net_id,
-        s.body["subnet"]["id"].as_str().expect("id").to_string(),
-    )
-}
 
 /// Creates a listener and waits for it (and so its load balancer) to be
 /// ACTIVE; returns its id.
@@ -89,119 +37,30 @@ pub async fn active_listener(cloud: &Cloud, app: &Router, body: Value) -> String
     id
 }
 
-pub async fn set_lb_status(db: &Db, lb: &str, status: ProvisioningStatus) {
-    let mut tx = db.begin().await.expect("tx");
-    neutrino_store::lb::set_provisioning_status(
-        &mut tx,
-        neutrino_store::lb::Object::LoadBalancer,
-        &[lb],
-        status,
+/// A listener of `protocol` on `port` of `lb`, waited ACTIVE.
+pub async fn listener_on(
+    cloud: &Cloud,
+    app: &Router,
+    lb: &str,
+    protocol: &str,
+    port: u16,
+) -> String {
+    active_listener(
+        cloud,
+        app,
+        json!({"protocol": protocol, "protocol_port": port, "loadbalancer_id": lb}),
     )
     .await
-    .expect("status");
-    tx.commit().await.expect("commit");
 }
 
-pub async fn set_quota(db: &Db, project: &str, q: neutrino_lb_types::model::Quota) {
-    let mut tx = db.begin().await.expect("tx");
-    neutrino_store::lb::quotas::set(&mut tx, project, &q)
-        .await
-        .expect("quota");
-    tx.commit().await.expect("commit");
-}
-
-pub fn fault(text: &str) -> Value {
-    json!({"faultcode": "Client", "faultstring": text, "debuginfo": null})
-}
-
-/// A Load-balancer API on a database of its own whose flows run only
-/// while [`Frozen::run`] is on, so a test can look at the statuses a
-/// request leaves before any flow settles them. Tokens are the cloud's.
-pub struct Frozen {
-    pub db: Db,
-    pub app: Router,
-    pub net: Router,
-    worker: Option<(
-        tokio::sync::watch::Sender<bool>,
-        tokio::task::JoinHandle<()>,
-    )>,
-    _dir: tempfile::TempDir,
-}
-
-impl Frozen {
-    pub async fn new(cloud: &Cloud) -> Frozen {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let db = Db::connect(&neutrino_testkit::sqlite_url(dir.path()))
-            .await
-            .expect("sqlite");
-        db.migrate().await.expect("migrate");
-        let (_stop, stopped) = tokio::sync::watch::channel(true);
-        let (controller, handle) = neutrino_lbaas::controller::start(
-            db.clone(),
-            std::sync::Arc::new(neutrino_lbaas::backend::noop::NoopBackend),
-            neutrino_lbaas::engine::WorkerConfig::new("frozen-api"),
-            stopped,
-        );
-        handle.await.expect("a stopped worker ends at once");
-        let app = neutrino_lb_api::router(LbState::new(
-            db.clone(),
-            cloud.identity.clone(),
-            LbConfig::default(),
-            controller,
-            neutrino_api::NetworkConfig::default().mac_prefix,
-        ));
-        let net = neutrino_api::network_router(neutrino_api::AppState::new(
-            db.clone(),
-            cloud.identity.clone(),
-            neutrino_api::NetworkConfig::default(),
-        ));
-        Frozen {
-            db,
-            app,
-            net,
-            worker: None,
-            _dir: dir,
-        }
-    }
-
-    /// Runs the pending flows until [`Frozen::stop`].
-    pub fn run(&mut self) {
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let mut cfg = neutrino_lbaas::engine::WorkerConfig::new("frozen-worker");
-        cfg.poll = std::time::Duration::from_millis(20);
-        let (_, handle) = neutrino_lbaas::controller::start(
-            self.db.clone(),
-            std::sync::Arc::new(neutrino_lbaas::backend::noop::NoopBackend),
-            cfg,
-            stopped,
-        );
-        self.worker = Some((stop, handle));
-    }
-
-    /// Waits for every flow to finish, then stops the worker.
-    pub async fn stop(&mut self) {
-        for _ in 0..400 {
-            if count(&self.db, "SELECT COUNT(*) FROM lb_flows").await == 0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-        }
-        assert_eq!(
-            count(&self.db, "SELECT COUNT(*) FROM lb_flows").await,
-            0,
-            "flows finish"
-        );
-        if let Some((stop, handle)) = self.worker.take() {
-            let _ = stop.send(true);
-            handle.await.expect("worker ends");
-        }
-    }
-
-    pub async fn status(&self, table: &str, id: &str) -> String {
-        let sql = format!("SELECT provisioning_status FROM {table} WHERE id = '{id}'");
-        neutrino_store::dispatch!(self.db.read(), c => sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).fetch_one(c).await)
-            .expect("status")
-    }
+/// Asserts the load balancer's provisioning status through the API.
+pub async fn assert_lb_status(cloud: &Cloud, app: &Router, lb: &str, want: &str, what: &str) {
+    let a = send(app, "GET", &format!("{LBS}/{lb}"), Some(&cloud.alice)).await;
+    assert_eq!(
+        a.body["loadbalancer"]["provisioning_status"], want,
+        "{} {what}",
+        cloud.backend
+    );
 }
 
 #[tokio::test]
@@ -209,7 +68,9 @@ async fn create_show_list_update_stats_delete() {
     for cloud in backends().await {
         let b = cloud.backend;
         let app = cloud.lb(LbConfig::default());
-        let (lb, _, project) = active_lb(&cloud, &app, &cloud.net, "10.40.0.0/24").await;
+        let Lb {
+            id: lb, project, ..
+        } = active_lb(&cloud, &app, &cloud.alice, "10.40.0.0/24").await;
         let a = send_json(
             &app,
             "POST",
@@ -265,11 +126,7 @@ async fn create_show_list_update_stats_delete() {
             json!([{"id": id}]),
             "{b}"
         );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_flows").await,
-            0,
-            "{b}"
-        );
+        cloud.assert_rows("lb_flows", 0).await;
 
         // show with fields; the LB's status tree lists it.
         let s = send(
@@ -383,12 +240,7 @@ async fn create_show_list_update_stats_delete() {
                 "Supplied pagination marker 'nope' is not valid.",
             ),
         ] {
-            let a = list(q).await;
-            assert_eq!(
-                (a.status.as_u16(), a.body.clone()),
-                (400, fault(fs)),
-                "{b} {q}"
-            );
+            fault(&list(q).await, 400, fs);
         }
 
         // Update: values, nulls back to defaults, then ACTIVE again.
@@ -440,14 +292,9 @@ async fn create_show_list_update_stats_delete() {
             Some(&cloud.alice),
         )
         .await;
-        assert_eq!(
-            (st.status.as_u16(), st.body),
-            (404, fault(&format!("Listener {missing} not found."))),
-            "{b}"
-        );
+        fault(&st, 404, &format!("Listener {missing} not found."));
 
         // Readers read but never write.
-        let forbidden = fault("Policy does not allow this request to be performed.");
         assert_eq!(
             send(&app, "GET", &path, Some(&cloud.rita)).await.status,
             200,
@@ -458,32 +305,19 @@ async fn create_show_list_update_stats_delete() {
             200,
             "{b}"
         );
-        let w = send_json(
-            &app,
-            "POST",
-            LISTENERS,
-            Some(&cloud.rita),
-            json!({"listener": {
-            "protocol": "HTTP", "protocol_port": 90, "loadbalancer_id": lb}}),
-        )
-        .await;
-        assert_eq!((w.status.as_u16(), w.body), (403, forbidden.clone()), "{b}");
-        let w = send_json(
-            &app,
-            "PUT",
-            &path,
-            Some(&cloud.rita),
-            json!({"listener": {"name": "x"}}),
-        )
-        .await;
-        assert_eq!((w.status.as_u16(), w.body), (403, forbidden.clone()), "{b}");
-        let w = send(&app, "DELETE", &path, Some(&cloud.rita)).await;
-        assert_eq!((w.status.as_u16(), w.body), (403, forbidden.clone()), "{b}");
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_listeners").await,
-            3,
-            "{b}"
-        );
+        let new =
+            json!({"listener": {"protocol": "HTTP", "protocol_port": 90, "loadbalancer_id": lb}});
+        let writes = [
+            ("POST", LISTENERS, Some(new)),
+            (
+                "PUT",
+                path.as_str(),
+                Some(json!({"listener": {"name": "x"}})),
+            ),
+            ("DELETE", path.as_str(), None),
+        ];
+        all_refused(&app, &cloud.rita, &writes, 403, FORBIDDEN).await;
+        cloud.assert_rows("lb_listeners", 3).await;
 
         // Delete: gone, with its SNI rows and tags.
         let d = send(&app, "DELETE", &path, Some(&cloud.alice)).await;
@@ -493,29 +327,13 @@ async fn create_show_list_update_stats_delete() {
             .wait_for(&app, &format!("{LBS}/{lb}"), "loadbalancer", "ACTIVE")
             .await;
         let gone = send(&app, "GET", &path, Some(&cloud.alice)).await;
-        assert_eq!(
-            (gone.status.as_u16(), gone.body),
-            (404, fault(&format!("Listener {id} not found."))),
-            "{b}"
-        );
-        assert_eq!(
-            count(
-                &cloud.db,
-                &format!("SELECT COUNT(*) FROM lb_listeners WHERE id = '{id}'")
-            )
-            .await,
-            0,
-            "{b}"
-        );
-        assert_eq!(
-            count(
-                &cloud.db,
-                &format!("SELECT COUNT(*) FROM lb_tags WHERE resource_id = '{id}'")
-            )
-            .await,
-            0,
-            "{b}"
-        );
+        fault(&gone, 404, &format!("Listener {id} not found."));
+        cloud
+            .assert_rows(&format!("lb_listeners WHERE id = '{id}'"), 0)
+            .await;
+        cloud
+            .assert_rows(&format!("lb_tags WHERE resource_id = '{id}'"), 0)
+            .await;
         let again = send(&app, "DELETE", &path, Some(&cloud.alice)).await;
         assert_eq!(again.status, 404, "{b}");
     }
@@ -526,7 +344,7 @@ async fn terminated_https_takes_any_reference_and_the_tls_defaults() {
     for cloud in backends().await {
         let b = cloud.backend;
         let app = cloud.lb(LbConfig::default());
-        let (lb, _, _) = active_lb(&cloud, &app, &cloud.net, "10.41.0.0/24").await;
+        let Lb { id: lb, .. } = active_lb(&cloud, &app, &cloud.alice, "10.41.0.0/24").await;
         let a = send_json(
             &app,
             "POST",
@@ -581,15 +399,9 @@ async fn terminated_https_takes_any_reference_and_the_tls_defaults() {
         assert_eq!(l["sni_container_refs"], json!(["sni-3"]), "{b}");
         assert_eq!(l["hsts_max_age"], 0, "{b}");
         assert_eq!(l["tls_versions"], json!(["TLSv1.2", "TLSv1.3"]), "{b}");
-        assert_eq!(
-            count(
-                &cloud.db,
-                &format!("SELECT COUNT(*) FROM lb_listener_sni WHERE listener_id = '{id}'")
-            )
-            .await,
-            1,
-            "{b}"
-        );
+        cloud
+            .assert_rows(&format!("lb_listener_sni WHERE listener_id = '{id}'"), 1)
+            .await;
     }
 }
 
@@ -598,28 +410,11 @@ async fn bad_creates_answer_upstreams_faults_and_store_nothing() {
     for cloud in backends().await {
         let b = cloud.backend;
         let app = cloud.lb(LbConfig::default());
-        let (lb, vip, _) = active_lb(&cloud, &app, &cloud.net, "10.42.0.0/24").await;
-        let (other_lb, _, _) = active_lb(&cloud, &app, &cloud.net, "10.43.0.0/24").await;
-        active_listener(
-            &cloud,
-            &app,
-            json!({"protocol": "HTTP", "protocol_port": 80, "loadbalancer_id": lb}),
-        )
-        .await;
-        let udp_pool = crate::pools::active_pool(
-            &cloud,
-            &app,
-            json!({"protocol": "UDP",
-            "lb_algorithm": "ROUND_ROBIN", "loadbalancer_id": lb}),
-        )
-        .await;
-        let foreign_pool = crate::pools::active_pool(
-            &cloud,
-            &app,
-            json!({"protocol": "HTTP",
-            "lb_algorithm": "ROUND_ROBIN", "loadbalancer_id": other_lb}),
-        )
-        .await;
+        let Lb { id: lb, vip, .. } = active_lb(&cloud, &app, &cloud.alice, "10.42.0.0/24").await;
+        let Lb { id: other_lb, .. } = active_lb(&cloud, &app, &cloud.alice, "10.43.0.0/24").await;
+        listener_on(&cloud, &app, &lb, "HTTP", 80).await;
+        let udp_pool = pool_on(&cloud, &app, &lb, "UDP").await;
+        let foreign_pool = pool_on(&cloud, &app, &other_lb, "HTTP").await;
         let missing = "8b1a6f2e-7a07-4a47-9c4b-7a6f3a1e0d11";
         let with = |extra: Value| {
             let mut body =
@@ -691,48 +486,20 @@ async fn bad_creates_answer_upstreams_faults_and_store_nothing() {
              "Validation failure: default_pool and l7policies can only be given when creating a fully populated load balancer.".into()),
             (with(json!({"tls_ciphers": "A B"})), 400, String::new()),
         ];
-        let before = count(&cloud.db, "SELECT COUNT(*) FROM lb_listeners").await;
+        let before = rows(&cloud.db, "lb_listeners").await;
         for (body, status, text) in cases {
             let a = send_json(&app, "POST", LISTENERS, Some(&cloud.alice), body.clone()).await;
-            assert_eq!(a.status.as_u16(), status, "{b} {body}: {}", a.body);
-            assert_eq!(a.body["faultcode"], "Client", "{b} {body}");
-            if text.is_empty() {
-                assert!(a.body["faultstring"].is_string(), "{b} {body}: {}", a.body);
-            } else {
-                assert_eq!(a.body["faultstring"], text.as_str(), "{b} {body}");
-            }
-            let lb_now = send(&app, "GET", &format!("{LBS}/{lb}"), Some(&cloud.alice)).await;
-            assert_eq!(
-                lb_now.body["loadbalancer"]["provisioning_status"], "ACTIVE",
-                "{b} {body}"
-            );
+            refused(&a, status, &text, &format!("{b} {body}"));
+            assert_lb_status(&cloud, &app, &lb, "ACTIVE", &body.to_string()).await;
         }
         let bad = send_json(&app, "POST", LISTENERS, Some(&cloud.alice), json!("nope")).await;
         assert_eq!(bad.status, 400, "{b}");
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_listeners").await,
-            before,
-            "{b}"
-        );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_flows").await,
-            0,
-            "{b}"
-        );
+        cloud.assert_rows("lb_listeners", before).await;
+        cloud.assert_rows("lb_flows", 0).await;
 
         // Other L4 families may share the port; the same family may not.
-        active_listener(
-            &cloud,
-            &app,
-            json!({"protocol": "UDP", "protocol_port": 80, "loadbalancer_id": lb}),
-        )
-        .await;
-        active_listener(
-            &cloud,
-            &app,
-            json!({"protocol": "SCTP", "protocol_port": 80, "loadbalancer_id": lb}),
-        )
-        .await;
+        listener_on(&cloud, &app, &lb, "UDP", 80).await;
+        listener_on(&cloud, &app, &lb, "SCTP", 80).await;
         let dup = send_json(
             &app,
             "POST",
@@ -752,23 +519,14 @@ async fn bad_creates_answer_upstreams_faults_and_store_nothing() {
         .await;
         assert_eq!(
             dup.body,
-            fault(
+            client_fault(
                 "Another Listener on this Load Balancer is already using protocol UDP and protocol_port 80"
             ),
             "{b}"
         );
         // The same port on another load balancer is fine.
-        active_listener(
-            &cloud,
-            &app,
-            json!({"protocol": "HTTP", "protocol_port": 80, "loadbalancer_id": other_lb}),
-        )
-        .await;
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_listeners").await,
-            before + 3,
-            "{b}"
-        );
+        listener_on(&cloud, &app, &other_lb, "HTTP", 80).await;
+        cloud.assert_rows("lb_listeners", before + 3).await;
     }
 }
 
@@ -777,39 +535,12 @@ async fn updates_follow_upstreams_rules() {
     for cloud in backends().await {
         let b = cloud.backend;
         let app = cloud.lb(LbConfig::default());
-        let (lb, vip, _) = active_lb(&cloud, &app, &cloud.net, "10.44.0.0/24").await;
-        let http = active_listener(
-            &cloud,
-            &app,
-            json!({"protocol": "HTTP", "protocol_port": 80, "loadbalancer_id": lb}),
-        )
-        .await;
-        let udp = active_listener(
-            &cloud,
-            &app,
-            json!({"protocol": "UDP", "protocol_port": 53, "loadbalancer_id": lb}),
-        )
-        .await;
-        let prom = active_listener(
-            &cloud,
-            &app,
-            json!({"protocol": "PROMETHEUS", "protocol_port": 9100, "loadbalancer_id": lb}),
-        )
-        .await;
-        let pool = crate::pools::active_pool(
-            &cloud,
-            &app,
-            json!({"protocol": "PROXY",
-            "lb_algorithm": "ROUND_ROBIN", "loadbalancer_id": lb}),
-        )
-        .await;
-        let udp_pool = crate::pools::active_pool(
-            &cloud,
-            &app,
-            json!({"protocol": "UDP",
-            "lb_algorithm": "ROUND_ROBIN", "loadbalancer_id": lb}),
-        )
-        .await;
+        let Lb { id: lb, vip, .. } = active_lb(&cloud, &app, &cloud.alice, "10.44.0.0/24").await;
+        let http = listener_on(&cloud, &app, &lb, "HTTP", 80).await;
+        let udp = listener_on(&cloud, &app, &lb, "UDP", 53).await;
+        let prom = listener_on(&cloud, &app, &lb, "PROMETHEUS", 9100).await;
+        let pool = pool_on(&cloud, &app, &lb, "PROXY").await;
+        let udp_pool = pool_on(&cloud, &app, &lb, "UDP").await;
         let missing = "8b1a6f2e-7a07-4a47-9c4b-7a6f3a1e0d11";
         let put = |id: &str, body: Value| {
             let app = app.clone();
@@ -884,31 +615,22 @@ async fn updates_follow_upstreams_rules() {
             .await;
 
         // While the load balancer is busy: 409, nothing changes.
-        set_lb_status(&cloud.db, &lb, ProvisioningStatus::PendingUpdate).await;
-        let immutable = fault(&format!(
-            "Load Balancer {lb} is immutable and cannot be updated."
-        ));
-        let a = put(&http, json!({"name": "busy"})).await;
-        assert_eq!((a.status.as_u16(), a.body), (409, immutable.clone()), "{b}");
-        let a = send(
-            &app,
-            "DELETE",
-            &format!("{LISTENERS}/{http}"),
-            Some(&cloud.alice),
-        )
-        .await;
-        assert_eq!((a.status.as_u16(), a.body), (409, immutable.clone()), "{b}");
-        let a = send_json(
-            &app,
-            "POST",
-            LISTENERS,
-            Some(&cloud.alice),
-            json!({"listener": {
-            "protocol": "HTTP", "protocol_port": 8000, "loadbalancer_id": lb}}),
-        )
-        .await;
-        assert_eq!((a.status.as_u16(), a.body), (409, immutable.clone()), "{b}");
-        set_lb_status(&cloud.db, &lb, ProvisioningStatus::Active).await;
+        force_status(&cloud.db, "lb_load_balancers", &lb, "PENDING_UPDATE").await;
+        let immutable = format!("Load Balancer {lb} is immutable and cannot be updated.");
+        let one = format!("{LISTENERS}/{http}");
+        let new =
+            json!({"listener": {"protocol": "HTTP", "protocol_port": 8000, "loadbalancer_id": lb}});
+        let writes = [
+            (
+                "PUT",
+                one.as_str(),
+                Some(json!({"listener": {"name": "busy"}})),
+            ),
+            ("DELETE", one.as_str(), None),
+            ("POST", LISTENERS, Some(new)),
+        ];
+        all_refused(&app, &cloud.alice, &writes, 409, &immutable).await;
+        force_status(&cloud.db, "lb_load_balancers", &lb, "ACTIVE").await;
         let l = send(
             &app,
             "GET",
@@ -918,40 +640,24 @@ async fn updates_follow_upstreams_rules() {
         .await;
         assert_ne!(l.body["listener"]["name"], "busy", "{b}");
         assert_eq!(l.body["listener"]["provisioning_status"], "ACTIVE", "{b}");
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_listeners").await,
-            3,
-            "{b}"
-        );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_flows").await,
-            0,
-            "{b}"
-        );
+        cloud.assert_rows("lb_listeners", 3).await;
+        cloud.assert_rows("lb_flows", 0).await;
     }
 }
 
 #[tokio::test]
 async fn a_quota_of_one_listener() {
     for cloud in backends().await {
-        let b = cloud.backend;
         let app = cloud.lb(LbConfig::default());
-        let (lb, _, project) = active_lb(&cloud, &app, &cloud.net, "10.45.0.0/24").await;
-        set_quota(
-            &cloud.db,
-            &project,
-            neutrino_lb_types::model::Quota {
-                listener: Some(1),
-                ..Default::default()
-            },
-        )
-        .await;
-        active_listener(
-            &cloud,
-            &app,
-            json!({"protocol": "HTTP", "protocol_port": 80, "loadbalancer_id": lb}),
-        )
-        .await;
+        let Lb {
+            id: lb, project, ..
+        } = active_lb(&cloud, &app, &cloud.alice, "10.45.0.0/24").await;
+        let one = Quota {
+            listener: Some(1),
+            ..Quota::default()
+        };
+        set_quota(&cloud.db, &project, one).await;
+        listener_on(&cloud, &app, &lb, "HTTP", 80).await;
         let a = send_json(
             &app,
             "POST",
@@ -961,21 +667,9 @@ async fn a_quota_of_one_listener() {
             "protocol": "HTTP", "protocol_port": 81, "loadbalancer_id": lb}}),
         )
         .await;
-        assert_eq!(
-            (a.status.as_u16(), a.body),
-            (403, fault("Quota has been met for resources: Listener")),
-            "{b}"
-        );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_listeners").await,
-            1,
-            "{b}"
-        );
-        let lb_now = send(&app, "GET", &format!("{LBS}/{lb}"), Some(&cloud.alice)).await;
-        assert_eq!(
-            lb_now.body["loadbalancer"]["provisioning_status"], "ACTIVE",
-            "{b}"
-        );
+        fault(&a, 403, "Quota has been met for resources: Listener");
+        cloud.assert_rows("lb_listeners", 1).await;
+        assert_lb_status(&cloud, &app, &lb, "ACTIVE", "").await;
     }
 }
 
@@ -985,7 +679,9 @@ async fn the_load_balancer_is_held_until_the_flow_settles() {
     let cloud = &clouds[0];
     let mut f = Frozen::new(cloud).await;
     f.run();
-    let (lb, _, _) = active_lb(cloud, &f.app, &f.net, "10.46.0.0/24").await;
+    let lb = active_lb_via(cloud, &f.app, &f.net, &cloud.alice, "10.46.0.0/24")
+        .await
+        .id;
     f.stop().await;
 
     let a = send_json(
@@ -999,8 +695,12 @@ async fn the_load_balancer_is_held_until_the_flow_settles() {
     .await;
     assert_eq!(a.status, 201, "{}", a.body);
     let id = a.body["listener"]["id"].as_str().expect("id").to_string();
-    assert_eq!(f.status("lb_listeners", &id).await, "PENDING_CREATE");
-    assert_eq!(f.status("lb_load_balancers", &lb).await, "PENDING_UPDATE");
+    let both = [
+        ("lb_listeners", id.as_str()),
+        ("lb_load_balancers", lb.as_str()),
+    ];
+    f.assert_statuses("PENDING_CREATE", &both[..1]).await;
+    f.assert_statuses("PENDING_UPDATE", &both[1..]).await;
     let busy = send_json(
         &f.app,
         "POST",
@@ -1010,17 +710,13 @@ async fn the_load_balancer_is_held_until_the_flow_settles() {
         "protocol": "TCP", "protocol_port": 81, "loadbalancer_id": lb}}),
     )
     .await;
-    assert_eq!(busy.status, 409);
-    assert_eq!(
-        busy.body,
-        fault(&format!(
-            "Load Balancer {lb} is immutable and cannot be updated."
-        ))
+    fault(
+        &busy,
+        409,
+        &format!("Load Balancer {lb} is immutable and cannot be updated."),
     );
-    f.run();
-    f.stop().await;
-    assert_eq!(f.status("lb_listeners", &id).await, "ACTIVE");
-    assert_eq!(f.status("lb_load_balancers", &lb).await, "ACTIVE");
+    f.settle().await;
+    f.assert_statuses("ACTIVE", &both).await;
 
     let path = format!("{LISTENERS}/{id}");
     let u = send_json(
@@ -1032,29 +728,21 @@ async fn the_load_balancer_is_held_until_the_flow_settles() {
     )
     .await;
     assert_eq!(u.status, 200);
-    assert_eq!(f.status("lb_listeners", &id).await, "PENDING_UPDATE");
-    assert_eq!(f.status("lb_load_balancers", &lb).await, "PENDING_UPDATE");
-    f.run();
-    f.stop().await;
-    assert_eq!(f.status("lb_listeners", &id).await, "ACTIVE");
-    assert_eq!(f.status("lb_load_balancers", &lb).await, "ACTIVE");
+    f.assert_statuses("PENDING_UPDATE", &both).await;
+    f.settle().await;
+    f.assert_statuses("ACTIVE", &both).await;
 
     // Its L7 policies and rules go with it.
-    let policy = crate::pools::insert_l7policy(&f.db, &id, None).await;
+    let policy = seed_l7policy(&f.db, &id, None).await;
     let d = send(&f.app, "DELETE", &path, Some(&cloud.alice)).await;
     assert_eq!(d.status, 204);
-    assert_eq!(f.status("lb_listeners", &id).await, "PENDING_DELETE");
-    assert_eq!(f.status("lb_load_balancers", &lb).await, "PENDING_UPDATE");
-    f.run();
-    f.stop().await;
-    assert_eq!(count(&f.db, "SELECT COUNT(*) FROM lb_listeners").await, 0);
+    f.assert_statuses("PENDING_DELETE", &both[..1]).await;
+    f.assert_statuses("PENDING_UPDATE", &both[1..]).await;
+    f.settle().await;
+    assert_eq!(rows(&f.db, "lb_listeners").await, 0);
     assert_eq!(
-        count(
-            &f.db,
-            &format!("SELECT COUNT(*) FROM lb_l7policies WHERE id = '{policy}'")
-        )
-        .await,
+        rows(&f.db, &format!("lb_l7policies WHERE id = '{policy}'")).await,
         0
     );
-    assert_eq!(f.status("lb_load_balancers", &lb).await, "ACTIVE");
+    f.assert_statuses("ACTIVE", &both[1..]).await;
 }

@@ -5,15 +5,8 @@
 use neutrino_lb_api::LbConfig;
 use serde_json::json;
 
+use crate::fixtures::{LBS, active_lb, cascade_delete, count, force_status, rows};
 use crate::support::{backends, send, send_json};
-
-const LBS: &str = "/v2/lbaas/loadbalancers";
-
-pub async fn count(db: &neutrino_store::Db, sql: &str) -> i64 {
-    let sql = sql.to_string();
-    neutrino_store::dispatch!(db.read(), c => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).fetch_one(c).await)
-        .expect("count")
-}
 
 #[tokio::test]
 async fn create_show_update_delete_with_a_real_vip_port() {
@@ -74,16 +67,13 @@ async fn create_show_update_delete_with_a_real_vip_port() {
         let active = cloud.wait_for(&app, &path, "loadbalancer", "ACTIVE").await;
         assert_eq!(active["operating_status"], "OFFLINE", "{b}");
         assert!(active["updated_at"].is_string(), "{b}");
-        assert_eq!(
-            count(&cloud.db, &format!("SELECT COUNT(*) FROM lb_amphorae WHERE load_balancer_id = '{id}' AND status = 'ALLOCATED' AND role = 'STANDALONE'")).await,
-            1,
-            "{b}"
-        );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_flows").await,
-            0,
-            "{b}"
-        );
+        cloud
+            .assert_rows(
+                &format!("lb_amphorae WHERE load_balancer_id = '{id}' AND status = 'ALLOCATED' AND role = 'STANDALONE'"),
+                1,
+            )
+            .await;
+        cloud.assert_rows("lb_flows", 0).await;
 
         let st = send(&app, "GET", &format!("{path}/status"), Some(&cloud.alice)).await;
         assert_eq!(st.status, 200, "{b}");
@@ -161,11 +151,7 @@ async fn create_show_update_delete_with_a_real_vip_port() {
             "lb_flows",
             "lb_tags",
         ] {
-            assert_eq!(
-                count(&cloud.db, &format!("SELECT COUNT(*) FROM {table}")).await,
-                0,
-                "{b} {table}"
-            );
+            cloud.assert_rows(table, 0).await;
         }
         let gone = send(&app, "GET", &path, Some(&cloud.alice)).await;
         assert_eq!(gone.status, 404, "{b}");
@@ -306,17 +292,9 @@ async fn bad_requests_store_nothing() {
             }
         }
         // Bob's subnet is not alice's to use.
-        let ports_before = count(&cloud.db, "SELECT COUNT(*) FROM ports").await;
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_load_balancers").await,
-            0,
-            "{b}"
-        );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_flows").await,
-            0,
-            "{b}"
-        );
+        let ports_before = rows(&cloud.db, "ports").await;
+        cloud.assert_rows("lb_load_balancers", 0).await;
+        cloud.assert_rows("lb_flows", 0).await;
         // A taken address is the Network API's conflict.
         let first = send_json(
             &app,
@@ -337,11 +315,7 @@ async fn bad_requests_store_nothing() {
         .await;
         assert_eq!(second.status, 409, "{b}: {}", second.body);
         assert_eq!(second.body["faultcode"], "Client", "{b}");
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM ports").await,
-            ports_before + 1,
-            "{b}"
-        );
+        cloud.assert_rows("ports", ports_before + 1).await;
         // Garbage and NUL bytes.
         for raw in [
             json!("nope"),
@@ -350,11 +324,7 @@ async fn bad_requests_store_nothing() {
             let a = send_json(&app, "POST", LBS, Some(&cloud.alice), raw.clone()).await;
             assert_eq!(a.status, 400, "{b} {raw}: {}", a.body);
         }
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_load_balancers").await,
-            1,
-            "{b}"
-        );
+        cloud.assert_rows("lb_load_balancers", 1).await;
     }
 }
 
@@ -363,21 +333,8 @@ async fn delete_with_children_needs_cascade_and_failover_replaces_amphorae() {
     for cloud in backends().await {
         let b = cloud.backend;
         let app = cloud.lb(LbConfig::default());
-        let (_, subnet) = cloud.network(&cloud.alice, "10.23.0.0/24").await;
-        let a = send_json(
-            &app,
-            "POST",
-            LBS,
-            Some(&cloud.alice),
-            json!({"loadbalancer": {"vip_subnet_id": subnet}}),
-        )
-        .await;
-        let id = a.body["loadbalancer"]["id"]
-            .as_str()
-            .expect("id")
-            .to_string();
-        let path = format!("{LBS}/{id}");
-        cloud.wait_for(&app, &path, "loadbalancer", "ACTIVE").await;
+        let lb = active_lb(&cloud, &app, &cloud.alice, "10.23.0.0/24").await;
+        let (id, path) = (lb.id, lb.path);
         let before: Vec<String> = amphora_ids(&cloud.db, &id).await;
         assert_eq!(before.len(), 1, "{b}");
 
@@ -389,15 +346,7 @@ async fn delete_with_children_needs_cascade_and_failover_replaces_amphorae() {
         let after = amphora_ids(&cloud.db, &id).await;
         assert_eq!(after.len(), 1, "{b}");
         assert_ne!(after, before, "{b}: the amphora was replaced");
-        let d = send(
-            &app,
-            "DELETE",
-            &format!("{path}?cascade=true"),
-            Some(&cloud.alice),
-        )
-        .await;
-        assert_eq!(d.status, 204, "{b}");
-        cloud.wait_for(&app, &path, "loadbalancer", "DELETED").await;
+        cascade_delete(&cloud, &app, &id).await;
         assert!(amphora_ids(&cloud.db, &id).await.is_empty(), "{b}");
     }
 }
@@ -421,25 +370,9 @@ async fn the_start_up_audit_errors_pending_objects_without_a_flow_only() {
     for cloud in backends().await {
         let b = cloud.backend;
         let app = cloud.lb(LbConfig::default());
-        let (_, subnet) = cloud.network(&cloud.alice, "10.24.0.0/24").await;
         let mut ids = Vec::new();
-        for _ in 0..2 {
-            let a = send_json(
-                &app,
-                "POST",
-                LBS,
-                Some(&cloud.alice),
-                json!({"loadbalancer": {"vip_subnet_id": subnet}}),
-            )
-            .await;
-            let id = a.body["loadbalancer"]["id"]
-                .as_str()
-                .expect("id")
-                .to_string();
-            cloud
-                .wait_for(&app, &format!("{LBS}/{id}"), "loadbalancer", "ACTIVE")
-                .await;
-            ids.push(id);
+        for cidr in ["10.24.0.0/24", "10.25.0.0/24"] {
+            ids.push(active_lb(&cloud, &app, &cloud.alice, cidr).await.id);
         }
         assert_eq!(
             neutrino_lbaas::audit::pending_without_flow(&cloud.db)
@@ -448,14 +381,7 @@ async fn the_start_up_audit_errors_pending_objects_without_a_flow_only() {
             0,
             "{b}"
         );
-        let sql = format!(
-            "UPDATE lb_load_balancers SET provisioning_status = 'PENDING_UPDATE' WHERE id = '{}'",
-            ids[0]
-        );
-        let mut tx = cloud.db.begin().await.expect("tx");
-        neutrino_store::dispatch!(tx.conn(), c => sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *c).await.map(|_| ()))
-            .expect("update");
-        tx.commit().await.expect("commit");
+        force_status(&cloud.db, "lb_load_balancers", &ids[0], "PENDING_UPDATE").await;
         assert_eq!(
             neutrino_lbaas::audit::pending_without_flow(&cloud.db)
                 .await
@@ -483,6 +409,92 @@ async fn the_start_up_audit_errors_pending_objects_without_a_flow_only() {
         .await;
         assert_eq!(
             other.body["loadbalancer"]["provisioning_status"], "ACTIVE",
+            "{b}"
+        );
+    }
+}
+
+/// The noop network driver (upstream's `network_noop_driver`, for the
+/// upstream API tests): ids are taken as given, no port is made or
+/// touched, the VIP address is the requested one or 198.51.100.1.
+#[tokio::test]
+async fn the_noop_network_driver_takes_ids_as_given_and_makes_no_port() {
+    for cloud in backends().await {
+        let b = cloud.backend;
+        let app = cloud.lb(LbConfig {
+            network_driver: neutrino_lb_api::NetworkDriver::Noop,
+            ..LbConfig::default()
+        });
+        let (_, real_subnet) = cloud.network(&cloud.alice, "10.25.0.0/24").await;
+        let ports_before = count(&cloud.db, "SELECT COUNT(*) FROM ports").await;
+        let net = "0b5a3d0e-5b7e-4c2a-9d51-3f7a2a8f9e01";
+        let a = send_json(
+            &app,
+            "POST",
+            LBS,
+            Some(&cloud.alice),
+            json!({"loadbalancer": {"vip_network_id": net}}),
+        )
+        .await;
+        assert_eq!(a.status, 201, "{b}: {}", a.body);
+        assert_eq!(a.body["loadbalancer"]["vip_address"], "198.51.100.1", "{b}");
+        assert_eq!(a.body["loadbalancer"]["vip_network_id"], net, "{b}");
+        let id = a.body["loadbalancer"]["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        let v6 = send_json(
+            &app,
+            "POST",
+            LBS,
+            Some(&cloud.alice),
+            json!({"loadbalancer": {"vip_subnet_id": real_subnet, "vip_address": "2001:db8::33"}}),
+        )
+        .await;
+        assert_eq!(v6.status, 201, "{b}: {}", v6.body);
+        assert_eq!(
+            v6.body["loadbalancer"]["vip_address"], "2001:db8::33",
+            "{b}"
+        );
+        assert_eq!(
+            count(&cloud.db, "SELECT COUNT(*) FROM ports").await,
+            ports_before,
+            "{b}"
+        );
+        let path = format!("{LBS}/{id}");
+        cloud.wait_for(&app, &path, "loadbalancer", "ACTIVE").await;
+        let pool = send_json(&app, "POST", "/v2/lbaas/pools", Some(&cloud.alice),
+            json!({"pool": {"loadbalancer_id": id, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}})).await;
+        assert_eq!(pool.status, 201, "{b}: {}", pool.body);
+        cloud.wait_for(&app, &path, "loadbalancer", "ACTIVE").await;
+        let pool_id = pool.body["pool"]["id"].as_str().expect("id");
+        let m = send_json(
+            &app,
+            "POST",
+            &format!("/v2/lbaas/pools/{pool_id}/members"),
+            Some(&cloud.alice),
+            json!({"member": {"address": "192.0.2.10", "protocol_port": 80,
+                   "subnet_id": "5e0c2b8a-1f6d-4a57-8d0e-6b3c9a7f2d11"}}),
+        )
+        .await;
+        assert_eq!(
+            m.status, 201,
+            "{b}: a member subnet is taken as given: {}",
+            m.body
+        );
+        cloud.wait_for(&app, &path, "loadbalancer", "ACTIVE").await;
+        let d = send(
+            &app,
+            "DELETE",
+            &format!("{path}?cascade=true"),
+            Some(&cloud.alice),
+        )
+        .await;
+        assert_eq!(d.status, 204, "{b}");
+        cloud.wait_for(&app, &path, "loadbalancer", "DELETED").await;
+        assert_eq!(
+            count(&cloud.db, "SELECT COUNT(*) FROM ports").await,
+            ports_before,
             "{b}"
         );
     }

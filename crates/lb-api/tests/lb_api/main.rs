@@ -5,6 +5,7 @@
 mod admin_support;
 mod amphorae;
 mod availability_zones;
+mod fixtures;
 mod flavors;
 mod graph;
 mod health_monitors;

@@ -10,18 +10,18 @@
 
 use axum::Router;
 use neutrino_lb_api::LbConfig;
-use neutrino_lb_types::enums::{
-    ClientAuthentication, LbAlgorithm, OperatingStatus, Protocol, ProvisioningStatus,
-};
-use neutrino_lb_types::model::{Listener, Pool, Quota};
-use neutrino_store::Db;
+use neutrino_lb_types::enums::Protocol;
+use neutrino_lb_types::model::Quota;
 use neutrino_store::lb as store;
 use serde_json::{Value, json};
 
-use crate::loadbalancers::count;
-use crate::support::{Answer, Cloud, backends, send, send_json};
-
-const LBS: &str = "/v2/lbaas/loadbalancers";
+use crate::fixtures::{
+    active_lb, cascade_delete, exec, force_status, freeze, seed_pool, set_quota, settled, thaw,
+};
+use crate::support::{
+    Answer, Cloud, FORBIDDEN, all_refused, backends, fault, refused, send, send_json,
+    without_id_and_created_at,
+};
 
 /// A load balancer (ACTIVE, alice's) with one pool used by one listener.
 pub struct Fixture {
@@ -31,238 +31,41 @@ pub struct Fixture {
     pub project: String,
 }
 
-async fn exec(db: &Db, sql: &str) {
-    let mut tx = db.begin().await.expect("begin");
-    let owned = sql.to_string();
-    neutrino_store::dispatch!(tx.conn(), c => sqlx::query(sqlx::AssertSqlSafe(owned)).execute(&mut *c).await.map(|_| ()))
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    tx.commit().await.expect("commit");
-}
-
-/// From now on, new flows are leased to nobody for ages: the worker leaves
-/// them alone and the statuses a request wrote stay visible.
-pub async fn freeze(cloud: &Cloud) {
-    if cloud.backend == "postgres" {
-        exec(
-            &cloud.db,
-            "CREATE OR REPLACE FUNCTION lb_test_freeze() RETURNS trigger AS $$ BEGIN \
-             NEW.lease_holder := 'frozen'; NEW.lease_expires := 9000000000000000; RETURN NEW; \
-             END $$ LANGUAGE plpgsql",
-        )
-        .await;
-        exec(
-            &cloud.db,
-            "CREATE TRIGGER lb_test_freeze BEFORE INSERT ON lb_flows FOR EACH ROW \
-             EXECUTE FUNCTION lb_test_freeze()",
-        )
-        .await;
-    } else {
-        exec(
-            &cloud.db,
-            "CREATE TRIGGER lb_test_freeze AFTER INSERT ON lb_flows BEGIN \
-             UPDATE lb_flows SET lease_holder = 'frozen', lease_expires = 9000000000000000 \
-             WHERE id = NEW.id; END",
-        )
-        .await;
+impl Fixture {
+    /// What a change of a member or monitor of the pool holds until its
+    /// flow settles: the load balancer, the pool and its listener.
+    pub fn held(&self) -> [(&str, &str); 3] {
+        [
+            ("lb_load_balancers", &self.lb),
+            ("lb_pools", &self.pool),
+            ("lb_listeners", &self.listener),
+        ]
     }
-}
-
-/// Undoes [`freeze`] and hands the frozen flows to the worker.
-pub async fn thaw(cloud: &Cloud) {
-    if cloud.backend == "postgres" {
-        exec(&cloud.db, "DROP TRIGGER lb_test_freeze ON lb_flows").await;
-    } else {
-        exec(&cloud.db, "DROP TRIGGER lb_test_freeze").await;
-    }
-    exec(
-        &cloud.db,
-        "UPDATE lb_flows SET lease_holder = '', lease_expires = 0 WHERE lease_holder = 'frozen'",
-    )
-    .await;
-    cloud.controller.wake();
-}
-
-/// A pool of `protocol` on `lb`, ACTIVE, used by a new listener on
-/// `listener_port` when given. Returns (pool id, listener id).
-pub async fn add_pool(
-    db: &Db,
-    lb: &str,
-    project: &str,
-    protocol: Protocol,
-    listener_port: Option<i64>,
-) -> (String, Option<String>) {
-    let pool = Pool {
-        id: uuid(),
-        project_id: project.into(),
-        load_balancer_id: lb.into(),
-        name: Some("pool".into()),
-        description: None,
-        admin_state_up: true,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::Offline,
-        protocol,
-        lb_algorithm: LbAlgorithm::RoundRobin,
-        session_persistence: None,
-        tls_enabled: false,
-        tls_container_ref: None,
-        ca_tls_container_ref: None,
-        crl_container_ref: None,
-        tls_ciphers: None,
-        tls_versions: None,
-        alpn_protocols: None,
-        tags: vec![],
-        listener_ids: vec![],
-        member_ids: vec![],
-        healthmonitor_id: None,
-        created_at: store::now(),
-        updated_at: None,
-    };
-    let mut tx = db.begin().await.expect("begin");
-    store::pools::insert(&mut tx, &pool).await.expect("pool");
-    let listener = match listener_port {
-        None => None,
-        Some(port) => {
-            let l = Listener {
-                id: uuid(),
-                project_id: project.into(),
-                load_balancer_id: lb.into(),
-                name: Some("listener".into()),
-                description: None,
-                admin_state_up: true,
-                provisioning_status: ProvisioningStatus::Active,
-                operating_status: OperatingStatus::Offline,
-                protocol: if protocol.is_lvs() {
-                    protocol
-                } else {
-                    Protocol::Tcp
-                },
-                protocol_port: port,
-                connection_limit: -1,
-                default_pool_id: Some(pool.id.clone()),
-                default_tls_container_ref: None,
-                sni_container_refs: vec![],
-                client_ca_tls_container_ref: None,
-                client_authentication: ClientAuthentication::None,
-                client_crl_container_ref: None,
-                insert_headers: serde_json::Map::new(),
-                timeout_client_data: 50000,
-                timeout_member_connect: 5000,
-                timeout_member_data: 50000,
-                timeout_tcp_inspect: 0,
-                allowed_cidrs: vec![],
-                tls_ciphers: None,
-                tls_versions: None,
-                alpn_protocols: None,
-                hsts_max_age: None,
-                hsts_include_subdomains: false,
-                hsts_preload: false,
-                tags: vec![],
-                l7policy_ids: vec![],
-                created_at: store::now(),
-                updated_at: None,
-            };
-            store::listeners::insert(&mut tx, &l)
-                .await
-                .expect("listener");
-            Some(l.id)
-        }
-    };
-    tx.commit().await.expect("commit");
-    (pool.id, listener)
-}
-
-fn uuid() -> String {
-    uuid::Uuid::new_v4().to_string()
 }
 
 /// An ACTIVE load balancer of alice's on a new `cidr` subnet, with one
 /// pool of `protocol` behind one listener.
 pub async fn fixture(cloud: &Cloud, app: &Router, cidr: &str, protocol: Protocol) -> Fixture {
-    let (_, subnet) = cloud.network(&cloud.alice, cidr).await;
-    let a = send_json(
-        app,
-        "POST",
-        LBS,
-        Some(&cloud.alice),
-        json!({"loadbalancer": {"vip_subnet_id": subnet}}),
-    )
-    .await;
-    assert_eq!(a.status, 201, "{}", a.body);
-    let lb = a.body["loadbalancer"]["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
-    let project = a.body["loadbalancer"]["project_id"]
-        .as_str()
-        .expect("project")
-        .to_string();
-    cloud
-        .wait_for(app, &format!("{LBS}/{lb}"), "loadbalancer", "ACTIVE")
-        .await;
-    let (pool, listener) = add_pool(&cloud.db, &lb, &project, protocol, Some(80)).await;
+    let lb = active_lb(cloud, app, &cloud.alice, cidr).await;
+    let (pool, listener) = seed_pool(&cloud.db, &lb.id, &lb.project, protocol, Some(80)).await;
     Fixture {
-        lb,
+        lb: lb.id,
         listener: listener.expect("listener"),
         pool,
-        project,
+        project: lb.project,
     }
+}
+
+/// A pool of the admin's, on a load balancer of the admin's on a new
+/// `cidr` subnet; returns (pool id, project).
+pub async fn admins_pool(cloud: &Cloud, app: &Router, cidr: &str) -> (String, String) {
+    let lb = active_lb(cloud, app, &cloud.admin, cidr).await;
+    let (pool, _) = seed_pool(&cloud.db, &lb.id, &lb.project, Protocol::Http, None).await;
+    (pool, lb.project)
 }
 
 pub fn members(pool: &str) -> String {
     format!("/v2/lbaas/pools/{pool}/members")
-}
-
-/// Waits for the load balancer to settle (every child op ends there).
-pub async fn settled(cloud: &Cloud, app: &Router, lb: &str) {
-    cloud
-        .wait_for(app, &format!("{LBS}/{lb}"), "loadbalancer", "ACTIVE")
-        .await;
-    for _ in 0..400 {
-        if count(&cloud.db, "SELECT COUNT(*) FROM lb_flows").await == 0 {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    panic!("flows never finished");
-}
-
-pub fn fault(a: &Answer, status: u16, faultstring: &str) {
-    assert_eq!(a.status.as_u16(), status, "{}", a.body);
-    assert_eq!(
-        a.body,
-        json!({"faultcode": "Client", "faultstring": faultstring, "debuginfo": null}),
-    );
-}
-
-async fn pool_status(db: &Db, id: &str) -> ProvisioningStatus {
-    store::pools::get(db, id)
-        .await
-        .expect("pool")
-        .expect("exists")
-        .provisioning_status
-}
-
-async fn listener_status(db: &Db, id: &str) -> ProvisioningStatus {
-    store::listeners::get(db, id)
-        .await
-        .expect("listener")
-        .expect("exists")
-        .provisioning_status
-}
-
-async fn lb_status(cloud: &Cloud, app: &Router, id: &str) -> Value {
-    send(app, "GET", &format!("{LBS}/{id}"), Some(&cloud.admin))
-        .await
-        .body["loadbalancer"]["provisioning_status"]
-        .clone()
-}
-
-fn strip_times(mut v: Value) -> Value {
-    if let Value::Object(m) = &mut v {
-        m.remove("id");
-        m.remove("created_at");
-    }
-    v
 }
 
 #[tokio::test]
@@ -272,7 +75,7 @@ async fn create_holds_the_parents_then_show_list_update_delete() {
         let app = cloud.lb(LbConfig::default());
         let f = fixture(&cloud, &app, "10.40.0.0/24", Protocol::Http).await;
         let (_, subnet) = cloud.network(&cloud.alice, "10.41.0.0/24").await;
-        let (other_pool, _) = add_pool(&cloud.db, &f.lb, &f.project, Protocol::Http, None).await;
+        let (other_pool, _) = seed_pool(&cloud.db, &f.lb, &f.project, Protocol::Http, None).await;
         let path = members(&f.pool);
 
         freeze(&cloud).await;
@@ -291,7 +94,7 @@ async fn create_holds_the_parents_then_show_list_update_delete() {
         let id = m["id"].as_str().expect("id").to_string();
         assert!(m["created_at"].is_string(), "{b}");
         assert_eq!(
-            strip_times(m.clone()),
+            without_id_and_created_at(m.clone()),
             json!({"name": "web1", "operating_status": "NO_MONITOR",
                 "provisioning_status": "PENDING_CREATE", "admin_state_up": false,
                 "address": "10.41.0.10", "protocol_port": 8080, "weight": 50, "backup": true,
@@ -302,71 +105,38 @@ async fn create_holds_the_parents_then_show_list_update_delete() {
         );
         // The pool, its listener and the load balancer wait for the flow;
         // another pool of the load balancer does not.
-        assert_eq!(
-            lb_status(&cloud, &app, &f.lb).await,
-            "PENDING_UPDATE",
-            "{b}"
-        );
-        assert_eq!(
-            pool_status(&cloud.db, &f.pool).await,
-            ProvisioningStatus::PendingUpdate,
-            "{b}"
-        );
-        assert_eq!(
-            listener_status(&cloud.db, &f.listener).await,
-            ProvisioningStatus::PendingUpdate,
-            "{b}"
-        );
-        assert_eq!(
-            pool_status(&cloud.db, &other_pool).await,
-            ProvisioningStatus::Active,
-            "{b}"
-        );
+        cloud.assert_statuses("PENDING_UPDATE", &f.held()).await;
+        cloud
+            .assert_statuses("ACTIVE", &[("lb_pools", &other_pool)])
+            .await;
         // Meanwhile: the held pool first, else the load balancer.
-        let busy = send_json(
+        let new = json!({"member": {"address": "10.41.0.12", "protocol_port": 80}});
+        let one = format!("{path}/{id}");
+        let pool_busy = [
+            ("POST", path.as_str(), Some(new.clone())),
+            ("PUT", one.as_str(), Some(json!({"member": {"name": "x"}}))),
+        ];
+        let immutable =
+            |what: &str, id: &str| format!("{what} {id} is immutable and cannot be updated.");
+        all_refused(
             &app,
-            "POST",
-            &path,
-            Some(&cloud.alice),
-            json!({"member": {"address": "10.41.0.12", "protocol_port": 80}}),
+            &cloud.alice,
+            &pool_busy,
+            409,
+            &immutable("Pool", &f.pool),
         )
         .await;
-        fault(
-            &busy,
-            409,
-            &format!("Pool {} is immutable and cannot be updated.", f.pool),
-        );
-        let busy = send_json(
+        let other = members(&other_pool);
+        let lb_busy = [("POST", other.as_str(), Some(new))];
+        all_refused(
             &app,
-            "POST",
-            &members(&other_pool),
-            Some(&cloud.alice),
-            json!({"member": {"address": "10.41.0.12", "protocol_port": 80}}),
+            &cloud.alice,
+            &lb_busy,
+            409,
+            &immutable("Load Balancer", &f.lb),
         )
         .await;
-        fault(
-            &busy,
-            409,
-            &format!("Load Balancer {} is immutable and cannot be updated.", f.lb),
-        );
-        let busy = send_json(
-            &app,
-            "PUT",
-            &format!("{path}/{id}"),
-            Some(&cloud.alice),
-            json!({"member": {"name": "x"}}),
-        )
-        .await;
-        fault(
-            &busy,
-            409,
-            &format!("Pool {} is immutable and cannot be updated.", f.pool),
-        );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_members").await,
-            1,
-            "{b}"
-        );
+        cloud.assert_rows("lb_members", 1).await;
         thaw(&cloud).await;
 
         let active = cloud
@@ -375,16 +145,12 @@ async fn create_holds_the_parents_then_show_list_update_delete() {
         settled(&cloud, &app, &f.lb).await;
         assert_eq!(active["operating_status"], "NO_MONITOR", "{b}");
         assert!(active["updated_at"].is_string(), "{b}");
-        assert_eq!(
-            pool_status(&cloud.db, &f.pool).await,
-            ProvisioningStatus::Active,
-            "{b}"
-        );
-        assert_eq!(
-            listener_status(&cloud.db, &f.listener).await,
-            ProvisioningStatus::Active,
-            "{b}"
-        );
+        cloud
+            .assert_statuses(
+                "ACTIVE",
+                &[("lb_pools", &f.pool), ("lb_listeners", &f.listener)],
+            )
+            .await;
         // The pool lists it.
         let pool = store::pools::get(&cloud.db, &f.pool)
             .await
@@ -488,37 +254,23 @@ async fn create_holds_the_parents_then_show_list_update_delete() {
             pending.body["member"]["provisioning_status"], "PENDING_DELETE",
             "{b}"
         );
-        assert_eq!(
-            pool_status(&cloud.db, &f.pool).await,
-            ProvisioningStatus::PendingUpdate,
-            "{b}"
-        );
+        cloud
+            .assert_statuses("PENDING_UPDATE", &[("lb_pools", &f.pool)])
+            .await;
         thaw(&cloud).await;
         cloud
             .wait_for(&app, &format!("{path}/{id}"), "member", "DELETED")
             .await;
         settled(&cloud, &app, &f.lb).await;
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_members").await,
-            0,
-            "{b}"
-        );
-        assert_eq!(
-            count(
-                &cloud.db,
-                "SELECT COUNT(*) FROM lb_tags WHERE resource_type = 'member'"
-            )
-            .await,
-            0,
-            "{b}"
-        );
+        cloud.assert_rows("lb_members", 0).await;
+        cloud
+            .assert_rows("lb_tags WHERE resource_type = 'member'", 0)
+            .await;
         let gone = send(&app, "GET", &format!("{path}/{id}"), Some(&cloud.alice)).await;
         fault(&gone, 404, &format!("Member {id} not found."));
-        assert_eq!(
-            pool_status(&cloud.db, &f.pool).await,
-            ProvisioningStatus::Active,
-            "{b}"
-        );
+        cloud
+            .assert_statuses("ACTIVE", &[("lb_pools", &f.pool)])
+            .await;
     }
 }
 
@@ -559,12 +311,17 @@ async fn list_filters_sorts_pages_and_selects_fields() {
                 .await,
             );
             settled(&cloud, &app, &f.lb).await;
-            // Creation times have whole seconds (as upstream's; tempest
-            // waits the same way).
-            tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        }
+        // Creation times have whole seconds (as upstream's): rather than
+        // wait a second between creates (as tempest does), give them
+        // seconds in creation order.
+        for (i, id) in ids.iter().enumerate() {
+            let at = format!("2026-01-01T00:00:0{i}");
+            let sql = format!("UPDATE lb_members SET created_at = '{at}' WHERE id = '{id}'");
+            exec(&cloud.db, &sql).await;
         }
         // Another pool's members are not listed.
-        let (other, _) = add_pool(&cloud.db, &f.lb, &f.project, Protocol::Tcp, None).await;
+        let (other, _) = seed_pool(&cloud.db, &f.lb, &f.project, Protocol::Tcp, None).await;
         create(
             &cloud,
             &app,
@@ -711,8 +468,7 @@ async fn refusals_store_nothing() {
         ];
         for (body, status, text) in &cases {
             let a = send_json(&app, "POST", &path, Some(&cloud.alice), body.clone()).await;
-            assert_eq!(a.status.as_u16(), *status, "{b} {body}: {}", a.body);
-            assert_eq!(a.body["faultstring"], text.as_str(), "{b} {body}");
+            refused(&a, *status, text, &format!("{b} {body}"));
         }
         // An unknown pool wins over a bad body, as upstream's router.
         let a = send_json(
@@ -733,26 +489,15 @@ async fn refusals_store_nothing() {
         )
         .await;
         fault(&a, 404, &format!("Pool {missing} not found."));
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_members").await,
-            0,
-            "{b}"
-        );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_flows").await,
-            0,
-            "{b}"
-        );
-        assert_eq!(
-            lb_status(&cloud, &app, &f.lb).await,
-            "ACTIVE",
-            "{b}: nothing held"
-        );
-        assert_eq!(
-            pool_status(&cloud.db, &f.pool).await,
-            ProvisioningStatus::Active,
-            "{b}"
-        );
+        cloud.assert_rows("lb_members", 0).await;
+        cloud.assert_rows("lb_flows", 0).await;
+        // Nothing held.
+        cloud
+            .assert_statuses(
+                "ACTIVE",
+                &[("lb_load_balancers", &f.lb), ("lb_pools", &f.pool)],
+            )
+            .await;
 
         // The admin may use any subnet.
         let a = send_json(
@@ -783,33 +528,17 @@ async fn refusals_store_nothing() {
             409,
             "Another member on this pool is already using ip 10.44.0.5 on protocol_port 80",
         );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_members").await,
-            1,
-            "{b}"
-        );
-        assert_eq!(
-            lb_status(&cloud, &app, &f.lb).await,
-            "ACTIVE",
-            "{b}: the hold rolled back"
-        );
-        assert_eq!(
-            pool_status(&cloud.db, &f.pool).await,
-            ProvisioningStatus::Active,
-            "{b}"
-        );
+        cloud.assert_rows("lb_members", 1).await;
+        // The hold rolled back.
+        cloud
+            .assert_statuses(
+                "ACTIVE",
+                &[("lb_load_balancers", &f.lb), ("lb_pools", &f.pool)],
+            )
+            .await;
 
         // A pool in ERROR takes no members.
-        let mut tx = cloud.db.begin().await.expect("begin");
-        store::set_provisioning_status(
-            &mut tx,
-            store::Object::Pool,
-            &[f.pool.as_str()],
-            ProvisioningStatus::Error,
-        )
-        .await
-        .expect("status");
-        tx.commit().await.expect("commit");
+        force_status(&cloud.db, "lb_pools", &f.pool, "ERROR").await;
         let a = send_json(
             &app,
             "POST",
@@ -823,11 +552,7 @@ async fn refusals_store_nothing() {
             409,
             &format!("Pool {} is immutable and cannot be updated.", f.pool),
         );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_members").await,
-            1,
-            "{b}"
-        );
+        cloud.assert_rows("lb_members", 1).await;
     }
 }
 
@@ -860,12 +585,10 @@ async fn udp_members_need_a_vip_of_their_ip_version() {
         )
         .await;
         assert_eq!(batch.status, 501, "{b}: {}", batch.body);
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_members").await,
-            0,
-            "{b}"
-        );
-        assert_eq!(lb_status(&cloud, &app, &f.lb).await, "ACTIVE", "{b}");
+        cloud.assert_rows("lb_members", 0).await;
+        cloud
+            .assert_statuses("ACTIVE", &[("lb_load_balancers", &f.lb)])
+            .await;
         // IPv4 is fine, and so is IPv6 in a UDP pool no listener uses.
         create(
             &cloud,
@@ -875,7 +598,7 @@ async fn udp_members_need_a_vip_of_their_ip_version() {
         )
         .await;
         settled(&cloud, &app, &f.lb).await;
-        let (unused, _) = add_pool(&cloud.db, &f.lb, &f.project, Protocol::Udp, None).await;
+        let (unused, _) = seed_pool(&cloud.db, &f.lb, &f.project, Protocol::Udp, None).await;
         create(
             &cloud,
             &app,
@@ -884,11 +607,7 @@ async fn udp_members_need_a_vip_of_their_ip_version() {
         )
         .await;
         settled(&cloud, &app, &f.lb).await;
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_members").await,
-            2,
-            "{b}"
-        );
+        cloud.assert_rows("lb_members", 2).await;
     }
 }
 
@@ -907,34 +626,23 @@ async fn readers_read_members_but_only_writers_change_them() {
         )
         .await;
         settled(&cloud, &app, &f.lb).await;
-        let forbidden = "Policy does not allow this request to be performed.";
+        let one = format!("{path}/{id}");
+        let writes = [
+            (
+                "POST",
+                path.as_str(),
+                Some(json!({"member": {"address": "10.46.0.10", "protocol_port": 80}})),
+            ),
+            ("PUT", one.as_str(), Some(json!({"member": {"name": "x"}}))),
+            ("DELETE", one.as_str(), None),
+            ("PUT", path.as_str(), Some(json!({"members": []}))),
+        ];
         for token in [&cloud.rita, &cloud.olga] {
-            let r = send(&app, "GET", &format!("{path}/{id}"), Some(token)).await;
+            let r = send(&app, "GET", &one, Some(token)).await;
             assert_eq!(r.status, 200, "{b}");
             let r = send(&app, "GET", &path, Some(token)).await;
             assert_eq!(r.body["members"].as_array().map(Vec::len), Some(1), "{b}");
-            let w = send_json(
-                &app,
-                "POST",
-                &path,
-                Some(token),
-                json!({"member": {"address": "10.46.0.10", "protocol_port": 80}}),
-            )
-            .await;
-            fault(&w, 403, forbidden);
-            let w = send_json(
-                &app,
-                "PUT",
-                &format!("{path}/{id}"),
-                Some(token),
-                json!({"member": {"name": "x"}}),
-            )
-            .await;
-            fault(&w, 403, forbidden);
-            let w = send(&app, "DELETE", &format!("{path}/{id}"), Some(token)).await;
-            fault(&w, 403, forbidden);
-            let w = send_json(&app, "PUT", &path, Some(token), json!({"members": []})).await;
-            fault(&w, 403, forbidden);
+            all_refused(&app, token, &writes, 403, FORBIDDEN).await;
         }
         // Without the legacy roles olga is nobody.
         let strict = cloud.lb(LbConfig {
@@ -942,50 +650,23 @@ async fn readers_read_members_but_only_writers_change_them() {
             ..LbConfig::default()
         });
         let r = send(&strict, "GET", &path, Some(&cloud.olga)).await;
-        fault(&r, 403, forbidden);
+        fault(&r, 403, FORBIDDEN);
         // A missing member is 404 before policy; one of another project 403.
         let missing = "0f0e0d0c-0b0a-4909-8807-060504030201";
         let r = send(&app, "GET", &format!("{path}/{missing}"), Some(&cloud.rita)).await;
         fault(&r, 404, &format!("Member {missing} not found."));
-        let (_, subnet) = cloud.network(&cloud.admin, "10.47.0.0/24").await;
-        let a = send_json(
-            &app,
-            "POST",
-            LBS,
-            Some(&cloud.admin),
-            json!({"loadbalancer": {"vip_subnet_id": subnet}}),
-        )
-        .await;
-        let admin_lb = a.body["loadbalancer"]["id"]
-            .as_str()
-            .expect("id")
-            .to_string();
-        let admin_project = a.body["loadbalancer"]["project_id"]
-            .as_str()
-            .expect("p")
-            .to_string();
+        let (admin_pool, _) = admins_pool(&cloud, &app, "10.47.0.0/24").await;
+        let theirs = members(&admin_pool);
+        let new = json!({"member": {"address": "10.47.0.9", "protocol_port": 80}});
+        let reads_and_writes = [
+            ("GET", theirs.as_str(), None),
+            ("POST", theirs.as_str(), Some(new)),
+        ];
+        all_refused(&app, &cloud.alice, &reads_and_writes, 403, FORBIDDEN).await;
+        cloud.assert_rows("lb_members", 1).await;
         cloud
-            .wait_for(&app, &format!("{LBS}/{admin_lb}"), "loadbalancer", "ACTIVE")
+            .assert_statuses("ACTIVE", &[("lb_load_balancers", &f.lb)])
             .await;
-        let (admin_pool, _) =
-            add_pool(&cloud.db, &admin_lb, &admin_project, Protocol::Http, None).await;
-        let r = send(&app, "GET", &members(&admin_pool), Some(&cloud.alice)).await;
-        fault(&r, 403, forbidden);
-        let w = send_json(
-            &app,
-            "POST",
-            &members(&admin_pool),
-            Some(&cloud.alice),
-            json!({"member": {"address": "10.47.0.9", "protocol_port": 80}}),
-        )
-        .await;
-        fault(&w, 403, forbidden);
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_members").await,
-            1,
-            "{b}"
-        );
-        assert_eq!(lb_status(&cloud, &app, &f.lb).await, "ACTIVE", "{b}");
     }
 }
 
@@ -1050,48 +731,18 @@ async fn batch_update_creates_updates_and_deletes_in_one_flow() {
         .await;
         assert_eq!(a.status, 202, "{b}: {}", a.body);
         assert_eq!(a.body, Value::Null, "{b}: no body");
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_flows").await,
-            1,
-            "{b}: one flow"
-        );
-        let status = |id: &str| {
-            format!("SELECT COUNT(*) FROM lb_members WHERE id = '{id}' AND provisioning_status = ")
-        };
-        assert_eq!(
-            count(&cloud.db, &format!("{}'PENDING_DELETE'", status(&m1))).await,
-            1,
-            "{b}"
-        );
-        assert_eq!(
-            count(&cloud.db, &format!("{}'PENDING_UPDATE'", status(&m2))).await,
-            1,
-            "{b}"
-        );
-        assert_eq!(
-            count(
-                &cloud.db,
-                "SELECT COUNT(*) FROM lb_members WHERE provisioning_status = 'PENDING_CREATE'"
-            )
-            .await,
-            1,
-            "{b}"
-        );
-        assert_eq!(
-            pool_status(&cloud.db, &f.pool).await,
-            ProvisioningStatus::PendingUpdate,
-            "{b}"
-        );
-        assert_eq!(
-            listener_status(&cloud.db, &f.listener).await,
-            ProvisioningStatus::PendingUpdate,
-            "{b}"
-        );
-        assert_eq!(
-            lb_status(&cloud, &app, &f.lb).await,
-            "PENDING_UPDATE",
-            "{b}"
-        );
+        // One flow.
+        cloud.assert_rows("lb_flows", 1).await;
+        cloud
+            .assert_statuses("PENDING_DELETE", &[("lb_members", &m1)])
+            .await;
+        cloud
+            .assert_statuses("PENDING_UPDATE", &[("lb_members", &m2)])
+            .await;
+        cloud
+            .assert_rows("lb_members WHERE provisioning_status = 'PENDING_CREATE'", 1)
+            .await;
+        cloud.assert_statuses("PENDING_UPDATE", &f.held()).await;
         thaw(&cloud).await;
         settled(&cloud, &app, &f.lb).await;
 
@@ -1119,15 +770,9 @@ async fn batch_update_creates_updates_and_deletes_in_one_flow() {
             (json!(1), json!(false), json!(["keep"]), json!("ACTIVE")),
             "{b}"
         );
-        assert_eq!(
-            count(
-                &cloud.db,
-                "SELECT COUNT(*) FROM lb_members WHERE provisioning_status <> 'ACTIVE'"
-            )
-            .await,
-            0,
-            "{b}"
-        );
+        cloud
+            .assert_rows("lb_members WHERE provisioning_status <> 'ACTIVE'", 0)
+            .await;
 
         // additive_only keeps the unlisted ones.
         let a = send_json(
@@ -1196,17 +841,11 @@ async fn batch_update_creates_updates_and_deletes_in_one_flow() {
         )
         .await;
         assert_eq!(bad.status, 400, "{b}: {}", bad.body);
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_members").await,
-            3,
-            "{b}"
-        );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_flows").await,
-            0,
-            "{b}"
-        );
-        assert_eq!(lb_status(&cloud, &app, &f.lb).await, "ACTIVE", "{b}");
+        cloud.assert_rows("lb_members", 3).await;
+        cloud.assert_rows("lb_flows", 0).await;
+        cloud
+            .assert_statuses("ACTIVE", &[("lb_load_balancers", &f.lb)])
+            .await;
 
         // An empty list empties the pool; then an empty list is a no-op
         // that starts no flow.
@@ -1220,11 +859,7 @@ async fn batch_update_creates_updates_and_deletes_in_one_flow() {
         .await;
         assert_eq!(a.status, 202, "{b}");
         settled(&cloud, &app, &f.lb).await;
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_members").await,
-            0,
-            "{b}"
-        );
+        cloud.assert_rows("lb_members", 0).await;
         freeze(&cloud).await;
         let a = send_json(
             &app,
@@ -1235,17 +870,14 @@ async fn batch_update_creates_updates_and_deletes_in_one_flow() {
         )
         .await;
         assert_eq!(a.status, 202, "{b}");
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_flows").await,
-            0,
-            "{b}: nothing to do"
-        );
-        assert_eq!(lb_status(&cloud, &app, &f.lb).await, "ACTIVE", "{b}");
-        assert_eq!(
-            pool_status(&cloud.db, &f.pool).await,
-            ProvisioningStatus::Active,
-            "{b}"
-        );
+        // Nothing to do.
+        cloud.assert_rows("lb_flows", 0).await;
+        cloud
+            .assert_statuses(
+                "ACTIVE",
+                &[("lb_load_balancers", &f.lb), ("lb_pools", &f.pool)],
+            )
+            .await;
         thaw(&cloud).await;
     }
 }
@@ -1257,18 +889,11 @@ async fn quotas_count_members_and_batch_net_additions() {
         let app = cloud.lb(LbConfig::default());
         let f = fixture(&cloud, &app, "10.49.0.0/24", Protocol::Http).await;
         let path = members(&f.pool);
-        let mut tx = cloud.db.begin().await.expect("begin");
-        store::quotas::set(
-            &mut tx,
-            &f.project,
-            &Quota {
-                member: Some(1),
-                ..Quota::default()
-            },
-        )
-        .await
-        .expect("quota");
-        tx.commit().await.expect("commit");
+        let one = Quota {
+            member: Some(1),
+            ..Quota::default()
+        };
+        set_quota(&cloud.db, &f.project, one).await;
         create(
             &cloud,
             &app,
@@ -1303,11 +928,7 @@ async fn quotas_count_members_and_batch_net_additions() {
         )
         .await;
         fault(&over, 403, "Quota has been met for resources: Member");
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_members").await,
-            1,
-            "{b}"
-        );
+        cloud.assert_rows("lb_members", 1).await;
         let swap = send_json(
             &app,
             "PUT",
@@ -1321,22 +942,15 @@ async fn quotas_count_members_and_batch_net_additions() {
         settled(&cloud, &app, &f.lb).await;
         let now = member_names(&cloud, &app, &f.pool).await;
         assert_eq!(now.len(), 1, "{b}");
-        assert_eq!(
-            count(
-                &cloud.db,
-                "SELECT COUNT(*) FROM lb_members WHERE ip_address = '192.0.2.2'"
-            )
-            .await,
-            1,
-            "{b}"
-        );
+        cloud
+            .assert_rows("lb_members WHERE ip_address = '192.0.2.2'", 1)
+            .await;
     }
 }
 
 #[tokio::test]
 async fn cascade_delete_of_the_load_balancer_takes_the_members() {
     for cloud in backends().await {
-        let b = cloud.backend;
         let app = cloud.lb(LbConfig::default());
         let f = fixture(&cloud, &app, "10.50.0.0/24", Protocol::Http).await;
         create(
@@ -1347,27 +961,9 @@ async fn cascade_delete_of_the_load_balancer_takes_the_members() {
         )
         .await;
         settled(&cloud, &app, &f.lb).await;
-        let d = send(
-            &app,
-            "DELETE",
-            &format!("{LBS}/{}?cascade=true", f.lb),
-            Some(&cloud.alice),
-        )
-        .await;
-        assert_eq!(d.status, 204, "{b}: {}", d.body);
-        cloud
-            .wait_for(&app, &format!("{LBS}/{}", f.lb), "loadbalancer", "DELETED")
-            .await;
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_members").await,
-            0,
-            "{b}"
-        );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_tags").await,
-            0,
-            "{b}"
-        );
+        cascade_delete(&cloud, &app, &f.lb).await;
+        cloud.assert_rows("lb_members", 0).await;
+        cloud.assert_rows("lb_tags", 0).await;
         let gone = send(&app, "GET", &members(&f.pool), Some(&cloud.alice)).await;
         fault(&gone, 404, &format!("Pool {} not found.", f.pool));
     }

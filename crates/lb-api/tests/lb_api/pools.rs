@@ -4,24 +4,22 @@
 //! it passes through, every validation rule with nothing stored, policy,
 //! quota, and the cascade delete of the load balancer.
 
+use axum::Router;
 use neutrino_lb_api::LbConfig;
-use neutrino_lb_types::enums::{
-    HealthMonitorType, L7PolicyAction, OperatingStatus, ProvisioningStatus, VnicType,
-};
-use neutrino_lb_types::model::{HealthMonitor, L7Policy, Member};
-use neutrino_store::Db;
+use neutrino_lb_types::model::Quota;
 use serde_json::{Value, json};
 
-use crate::listeners::{
-    Frozen, LBS, LISTENERS, active_lb, active_listener, fault, set_lb_status, set_quota,
+use crate::fixtures::{
+    Frozen, LBS, Lb, active_lb, active_lb_via, cascade_delete, force_status, rows, seed_l7policy,
+    seed_member_and_monitor, set_quota,
 };
-use crate::loadbalancers::count;
-use crate::support::{Cloud, backends, send, send_json};
+use crate::listeners::{LISTENERS, active_listener, assert_lb_status, listener_on};
+use crate::support::{Cloud, FORBIDDEN, all_refused, backends, fault, refused, send, send_json};
 
 const POOLS: &str = "/v2/lbaas/pools";
 
 /// Creates a pool and waits for it to be ACTIVE; returns its id.
-pub async fn active_pool(cloud: &Cloud, app: &axum::Router, body: Value) -> String {
+pub async fn active_pool(cloud: &Cloud, app: &Router, body: Value) -> String {
     let a = send_json(
         app,
         "POST",
@@ -38,107 +36,14 @@ pub async fn active_pool(cloud: &Cloud, app: &axum::Router, body: Value) -> Stri
     id
 }
 
-async fn project_of_listener(db: &Db, listener: &str) -> String {
-    neutrino_store::lb::listeners::get(db, listener)
-        .await
-        .expect("read")
-        .expect("listener")
-        .project_id
-}
-
-/// An ACTIVE L7 policy written straight to the store (its API is not
-/// this module's); returns its id.
-pub async fn insert_l7policy(db: &Db, listener: &str, redirect_pool: Option<&str>) -> String {
-    let id = uuid_v4();
-    let p = L7Policy {
-        id: id.clone(),
-        project_id: project_of_listener(db, listener).await,
-        listener_id: listener.to_string(),
-        name: None,
-        description: None,
-        admin_state_up: true,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::Online,
-        action: if redirect_pool.is_some() {
-            L7PolicyAction::RedirectToPool
-        } else {
-            L7PolicyAction::Reject
-        },
-        redirect_pool_id: redirect_pool.map(str::to_string),
-        redirect_url: None,
-        redirect_prefix: None,
-        redirect_http_code: None,
-        position: 1,
-        rule_ids: Vec::new(),
-        tags: vec!["t".into()],
-        created_at: neutrino_store::lb::now(),
-        updated_at: None,
-    };
-    let mut tx = db.begin().await.expect("tx");
-    neutrino_store::lb::l7policies::insert(&mut tx, &p)
-        .await
-        .expect("policy");
-    tx.commit().await.expect("commit");
-    id
-}
-
-fn uuid_v4() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
-/// A member and a health monitor of `pool`, straight to the store.
-async fn insert_member_and_monitor(db: &Db, pool: &str, project: &str) -> (String, String) {
-    let member = Member {
-        id: uuid_v4(),
-        project_id: project.to_string(),
-        pool_id: pool.to_string(),
-        name: None,
-        admin_state_up: true,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::NoMonitor,
-        address: "10.9.9.9".into(),
-        protocol_port: 80,
-        weight: 1,
-        backup: false,
-        subnet_id: None,
-        monitor_address: None,
-        monitor_port: None,
-        vnic_type: VnicType::Normal,
-        tags: vec!["m".into()],
-        created_at: neutrino_store::lb::now(),
-        updated_at: None,
-    };
-    let hm = HealthMonitor {
-        id: uuid_v4(),
-        project_id: project.to_string(),
-        pool_id: pool.to_string(),
-        name: None,
-        admin_state_up: true,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::Online,
-        hm_type: HealthMonitorType::Tcp,
-        delay: 5,
-        timeout: 5,
-        max_retries: 3,
-        max_retries_down: 3,
-        http_method: None,
-        url_path: None,
-        expected_codes: None,
-        http_version: None,
-        domain_name: None,
-        tags: Vec::new(),
-        created_at: neutrino_store::lb::now(),
-        updated_at: None,
-    };
-    let mut tx = db.begin().await.expect("tx");
-    neutrino_store::lb::members::insert(&mut tx, &member)
-        .await
-        .expect("member");
-    neutrino_store::lb::health_monitors::insert(&mut tx, &hm)
-        .await
-        .expect("monitor");
-    tx.commit().await.expect("commit");
-    (member.id, hm.id)
+/// A round-robin pool of `protocol` on `lb`, waited ACTIVE.
+pub async fn pool_on(cloud: &Cloud, app: &Router, lb: &str, protocol: &str) -> String {
+    active_pool(
+        cloud,
+        app,
+        json!({"protocol": protocol, "lb_algorithm": "ROUND_ROBIN", "loadbalancer_id": lb}),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -146,7 +51,9 @@ async fn create_show_list_update_delete() {
     for cloud in backends().await {
         let b = cloud.backend;
         let app = cloud.lb(LbConfig::default());
-        let (lb, _, project) = active_lb(&cloud, &app, &cloud.net, "10.50.0.0/24").await;
+        let Lb {
+            id: lb, project, ..
+        } = active_lb(&cloud, &app, &cloud.alice, "10.50.0.0/24").await;
         let a = send_json(
             &app,
             "POST",
@@ -190,13 +97,7 @@ async fn create_show_list_update_delete() {
         );
 
         // As a listener's default pool: created with listener_id only.
-        let listener = active_listener(
-            &cloud,
-            &app,
-            json!({"protocol": "HTTP",
-            "protocol_port": 80, "loadbalancer_id": lb}),
-        )
-        .await;
+        let listener = listener_on(&cloud, &app, &lb, "HTTP", 80).await;
         let a = send_json(
             &app,
             "POST",
@@ -252,11 +153,7 @@ async fn create_show_list_update_delete() {
             "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "listener_id": listener}}),
         )
         .await;
-        assert_eq!(
-            (dup.status.as_u16(), dup.body),
-            (409, fault("This listener already has a default pool")),
-            "{b}"
-        );
+        fault(&dup, 409, "This listener already has a default pool");
 
         // Listing.
         let ids = |v: &Value| -> Vec<String> {
@@ -367,7 +264,6 @@ async fn create_show_list_update_delete() {
             .await;
 
         // Readers read but never write.
-        let forbidden = fault("Policy does not allow this request to be performed.");
         assert_eq!(
             send(&app, "GET", &path, Some(&cloud.rita)).await.status,
             200,
@@ -378,38 +274,15 @@ async fn create_show_list_update_delete() {
             200,
             "{b}"
         );
-        let w = send_json(
-            &app,
-            "POST",
-            POOLS,
-            Some(&cloud.rita),
-            json!({"pool": {
-            "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "loadbalancer_id": lb}}),
-        )
-        .await;
-        assert_eq!((w.status.as_u16(), w.body), (403, forbidden.clone()), "{b}");
-        // Policy comes before the provider's 501.
-        let w = send_json(
-            &app,
-            "POST",
-            POOLS,
-            Some(&cloud.rita),
-            json!({"pool": {
-            "protocol": "HTTP", "lb_algorithm": "SOURCE_IP_PORT", "loadbalancer_id": lb}}),
-        )
-        .await;
-        assert_eq!(w.status, 403, "{b}");
-        let w = send_json(
-            &app,
-            "PUT",
-            &path,
-            Some(&cloud.rita),
-            json!({"pool": {"name": "x"}}),
-        )
-        .await;
-        assert_eq!((w.status.as_u16(), w.body), (403, forbidden.clone()), "{b}");
-        let w = send(&app, "DELETE", &path, Some(&cloud.rita)).await;
-        assert_eq!((w.status.as_u16(), w.body), (403, forbidden), "{b}");
+        let new = |algorithm: &str| json!({"pool": {"protocol": "HTTP", "lb_algorithm": algorithm, "loadbalancer_id": lb}});
+        // Policy comes before the provider's 501 (SOURCE_IP_PORT).
+        let writes = [
+            ("POST", POOLS, Some(new("ROUND_ROBIN"))),
+            ("POST", POOLS, Some(new("SOURCE_IP_PORT"))),
+            ("PUT", path.as_str(), Some(json!({"pool": {"name": "x"}}))),
+            ("DELETE", path.as_str(), None),
+        ];
+        all_refused(&app, &cloud.rita, &writes, 403, FORBIDDEN).await;
 
         // Deleting the default pool leaves the listener without one.
         let d = send(&app, "DELETE", &format!("{POOLS}/{p2}"), Some(&cloud.alice)).await;
@@ -427,17 +300,13 @@ async fn create_show_list_update_delete() {
             .await;
         assert_eq!(l["default_pool_id"], Value::Null, "{b}");
         let gone = send(&app, "GET", &format!("{POOLS}/{p2}"), Some(&cloud.alice)).await;
-        assert_eq!(
-            (gone.status.as_u16(), gone.body),
-            (404, fault(&format!("Pool {p2} not found."))),
-            "{b}"
-        );
+        fault(&gone, 404, &format!("Pool {p2} not found."));
         cloud
             .wait_for(&app, &format!("{LBS}/{lb}"), "loadbalancer", "ACTIVE")
             .await;
 
         // Its members and monitor go with a pool.
-        let (member, hm) = insert_member_and_monitor(&cloud.db, &id, &project).await;
+        let (member, hm) = seed_member_and_monitor(&cloud.db, &id, &project).await;
         let shown = send(&app, "GET", &path, Some(&cloud.alice)).await;
         assert_eq!(
             shown.body["pool"]["members"],
@@ -449,21 +318,11 @@ async fn create_show_list_update_delete() {
         assert_eq!(d.status, 204, "{b}");
         cloud.wait_for(&app, &path, "pool", "DELETED").await;
         for table in ["lb_pools", "lb_members", "lb_health_monitors"] {
-            assert_eq!(
-                count(&cloud.db, &format!("SELECT COUNT(*) FROM {table}")).await,
-                0,
-                "{b} {table}"
-            );
+            cloud.assert_rows(table, 0).await;
         }
-        assert_eq!(
-            count(
-                &cloud.db,
-                "SELECT COUNT(*) FROM lb_tags WHERE resource_type IN ('pool', 'member')"
-            )
-            .await,
-            0,
-            "{b}"
-        );
+        cloud
+            .assert_rows("lb_tags WHERE resource_type IN ('pool', 'member')", 0)
+            .await;
     }
 }
 
@@ -472,26 +331,11 @@ async fn bad_creates_answer_upstreams_faults_and_store_nothing() {
     for cloud in backends().await {
         let b = cloud.backend;
         let app = cloud.lb(LbConfig::default());
-        let (lb, _, _) = active_lb(&cloud, &app, &cloud.net, "10.51.0.0/24").await;
-        let (other_lb, _, _) = active_lb(&cloud, &app, &cloud.net, "10.52.0.0/24").await;
-        let http = active_listener(
-            &cloud,
-            &app,
-            json!({"protocol": "HTTP", "protocol_port": 80, "loadbalancer_id": lb}),
-        )
-        .await;
-        let prom = active_listener(
-            &cloud,
-            &app,
-            json!({"protocol": "PROMETHEUS", "protocol_port": 9100, "loadbalancer_id": lb}),
-        )
-        .await;
-        let foreign = active_listener(
-            &cloud,
-            &app,
-            json!({"protocol": "TCP", "protocol_port": 80, "loadbalancer_id": other_lb}),
-        )
-        .await;
+        let Lb { id: lb, .. } = active_lb(&cloud, &app, &cloud.alice, "10.51.0.0/24").await;
+        let Lb { id: other_lb, .. } = active_lb(&cloud, &app, &cloud.alice, "10.52.0.0/24").await;
+        let http = listener_on(&cloud, &app, &lb, "HTTP", 80).await;
+        let prom = listener_on(&cloud, &app, &lb, "PROMETHEUS", 9100).await;
+        let foreign = listener_on(&cloud, &app, &other_lb, "TCP", 80).await;
         let missing = "8b1a6f2e-7a07-4a47-9c4b-7a6f3a1e0d11";
         let with = |extra: Value| {
             let mut body =
@@ -541,16 +385,10 @@ async fn bad_creates_answer_upstreams_faults_and_store_nothing() {
              "Validation failure: Empty ALPN protocol list. Either specify at least one ALPN protocol or remove this parameter to use the default.".into()),
             (with(json!({"lb_algorithm": "FASTEST"})), 400, String::new()),
         ];
-        let pools_before = count(&cloud.db, "SELECT COUNT(*) FROM lb_pools").await;
+        let pools_before = rows(&cloud.db, "lb_pools").await;
         for (body, status, text) in cases {
             let a = send_json(&app, "POST", POOLS, Some(&cloud.alice), body.clone()).await;
-            assert_eq!(a.status.as_u16(), status, "{b} {body}: {}", a.body);
-            assert_eq!(a.body["faultcode"], "Client", "{b} {body}");
-            if text.is_empty() {
-                assert!(a.body["faultstring"].is_string(), "{b} {body}: {}", a.body);
-            } else {
-                assert_eq!(a.body["faultstring"], text.as_str(), "{b} {body}");
-            }
+            refused(&a, status, &text, &format!("{b} {body}"));
         }
         // The amphora provider refuses SOURCE_IP_PORT (tempest skips on it).
         let a = send_json(
@@ -561,24 +399,13 @@ async fn bad_creates_answer_upstreams_faults_and_store_nothing() {
             with(json!({"lb_algorithm": "SOURCE_IP_PORT"})),
         )
         .await;
-        assert_eq!(a.status, 501, "{b}");
-        assert_eq!(
-            a.body,
-            json!({"faultcode": "Server", "faultstring":
+        fault(
+            &a,
+            501,
             "Provider 'amphora' does not support a requested option: Amphora provider does not support SOURCE_IP_PORT algorithm.",
-            "debuginfo": null}),
-            "{b}"
         );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_pools").await,
-            pools_before,
-            "{b}"
-        );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_flows").await,
-            0,
-            "{b}"
-        );
+        cloud.assert_rows("lb_pools", pools_before).await;
+        cloud.assert_rows("lb_flows", 0).await;
         let l = send(
             &app,
             "GET",
@@ -629,20 +456,10 @@ async fn a_pool_an_l7_policy_redirects_to_cannot_be_deleted() {
     for cloud in backends().await {
         let b = cloud.backend;
         let app = cloud.lb(LbConfig::default());
-        let (lb, _, _) = active_lb(&cloud, &app, &cloud.net, "10.53.0.0/24").await;
-        let listener = active_listener(
-            &cloud,
-            &app,
-            json!({"protocol": "HTTP", "protocol_port": 80, "loadbalancer_id": lb}),
-        )
-        .await;
-        let pool = active_pool(
-            &cloud,
-            &app,
-            json!({"protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "loadbalancer_id": lb}),
-        )
-        .await;
-        let policy = insert_l7policy(&cloud.db, &listener, Some(&pool)).await;
+        let Lb { id: lb, .. } = active_lb(&cloud, &app, &cloud.alice, "10.53.0.0/24").await;
+        let listener = listener_on(&cloud, &app, &lb, "HTTP", 80).await;
+        let pool = pool_on(&cloud, &app, &lb, "HTTP").await;
+        let policy = seed_l7policy(&cloud.db, &listener, Some(&pool)).await;
         let d = send(
             &app,
             "DELETE",
@@ -650,13 +467,10 @@ async fn a_pool_an_l7_policy_redirects_to_cannot_be_deleted() {
             Some(&cloud.alice),
         )
         .await;
-        assert_eq!(
-            (d.status.as_u16(), d.body),
-            (
-                409,
-                json!({"faultcode": "Client", "faultstring": format!("Pool {pool} is in use by L7 policy {policy}"), "debuginfo": null})
-            ),
-            "{b}"
+        fault(
+            &d,
+            409,
+            &format!("Pool {pool} is in use by L7 policy {policy}"),
         );
         let p = send(&app, "GET", &format!("{POOLS}/{pool}"), Some(&cloud.alice)).await;
         assert_eq!(p.body["pool"]["provisioning_status"], "ACTIVE", "{b}");
@@ -665,71 +479,37 @@ async fn a_pool_an_l7_policy_redirects_to_cannot_be_deleted() {
             json!([{"id": listener}]),
             "{b}"
         );
-        let lb_now = send(&app, "GET", &format!("{LBS}/{lb}"), Some(&cloud.alice)).await;
-        assert_eq!(
-            lb_now.body["loadbalancer"]["provisioning_status"], "ACTIVE",
-            "{b}"
-        );
+        assert_lb_status(&cloud, &app, &lb, "ACTIVE", "").await;
 
         // Busy load balancer: every write is refused, nothing changes.
-        set_lb_status(&cloud.db, &lb, ProvisioningStatus::PendingUpdate).await;
-        let immutable = fault(&format!(
-            "Load Balancer {lb} is immutable and cannot be updated."
-        ));
-        let a = send_json(
-            &app,
-            "PUT",
-            &format!("{POOLS}/{pool}"),
-            Some(&cloud.alice),
-            json!({"pool": {"name": "n"}}),
-        )
-        .await;
-        assert_eq!((a.status.as_u16(), a.body), (409, immutable.clone()), "{b}");
-        let a = send_json(
-            &app,
-            "POST",
-            POOLS,
-            Some(&cloud.alice),
-            json!({"pool": {
-            "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "loadbalancer_id": lb}}),
-        )
-        .await;
-        assert_eq!((a.status.as_u16(), a.body), (409, immutable.clone()), "{b}");
-        set_lb_status(&cloud.db, &lb, ProvisioningStatus::Active).await;
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_pools").await,
-            1,
-            "{b}"
-        );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_flows").await,
-            0,
-            "{b}"
-        );
+        force_status(&cloud.db, "lb_load_balancers", &lb, "PENDING_UPDATE").await;
+        let immutable = format!("Load Balancer {lb} is immutable and cannot be updated.");
+        let one = format!("{POOLS}/{pool}");
+        let new = json!({"pool": {"protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "loadbalancer_id": lb}});
+        let writes = [
+            ("PUT", one.as_str(), Some(json!({"pool": {"name": "n"}}))),
+            ("POST", POOLS, Some(new)),
+        ];
+        all_refused(&app, &cloud.alice, &writes, 409, &immutable).await;
+        force_status(&cloud.db, "lb_load_balancers", &lb, "ACTIVE").await;
+        cloud.assert_rows("lb_pools", 1).await;
+        cloud.assert_rows("lb_flows", 0).await;
     }
 }
 
 #[tokio::test]
 async fn a_quota_of_one_pool() {
     for cloud in backends().await {
-        let b = cloud.backend;
         let app = cloud.lb(LbConfig::default());
-        let (lb, _, project) = active_lb(&cloud, &app, &cloud.net, "10.54.0.0/24").await;
-        set_quota(
-            &cloud.db,
-            &project,
-            neutrino_lb_types::model::Quota {
-                pool: Some(1),
-                ..Default::default()
-            },
-        )
-        .await;
-        active_pool(
-            &cloud,
-            &app,
-            json!({"protocol": "TCP", "lb_algorithm": "ROUND_ROBIN", "loadbalancer_id": lb}),
-        )
-        .await;
+        let Lb {
+            id: lb, project, ..
+        } = active_lb(&cloud, &app, &cloud.alice, "10.54.0.0/24").await;
+        let one = Quota {
+            pool: Some(1),
+            ..Quota::default()
+        };
+        set_quota(&cloud.db, &project, one).await;
+        pool_on(&cloud, &app, &lb, "TCP").await;
         let a = send_json(
             &app,
             "POST",
@@ -739,16 +519,8 @@ async fn a_quota_of_one_pool() {
             "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN", "loadbalancer_id": lb}}),
         )
         .await;
-        assert_eq!(
-            (a.status.as_u16(), a.body),
-            (403, fault("Quota has been met for resources: Pool")),
-            "{b}"
-        );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_pools").await,
-            1,
-            "{b}"
-        );
+        fault(&a, 403, "Quota has been met for resources: Pool");
+        cloud.assert_rows("lb_pools", 1).await;
     }
 }
 
@@ -757,7 +529,9 @@ async fn cascade_delete_of_the_load_balancer_takes_listeners_and_pools() {
     for cloud in backends().await {
         let b = cloud.backend;
         let app = cloud.lb(LbConfig::default());
-        let (lb, _, project) = active_lb(&cloud, &app, &cloud.net, "10.55.0.0/24").await;
+        let Lb {
+            id: lb, project, ..
+        } = active_lb(&cloud, &app, &cloud.alice, "10.55.0.0/24").await;
         let listener = active_listener(
             &cloud,
             &app,
@@ -773,20 +547,12 @@ async fn cascade_delete_of_the_load_balancer_takes_listeners_and_pools() {
             "listener_id": listener, "tags": ["t"]}),
         )
         .await;
-        insert_member_and_monitor(&cloud.db, &pool, &project).await;
-        insert_l7policy(&cloud.db, &listener, Some(&pool)).await;
+        seed_member_and_monitor(&cloud.db, &pool, &project).await;
+        seed_l7policy(&cloud.db, &listener, Some(&pool)).await;
         let path = format!("{LBS}/{lb}");
         let d = send(&app, "DELETE", &path, Some(&cloud.alice)).await;
         assert_eq!(d.status, 400, "{b}: children need cascade");
-        let d = send(
-            &app,
-            "DELETE",
-            &format!("{path}?cascade=true"),
-            Some(&cloud.alice),
-        )
-        .await;
-        assert_eq!(d.status, 204, "{b}: {}", d.body);
-        cloud.wait_for(&app, &path, "loadbalancer", "DELETED").await;
+        cascade_delete(&cloud, &app, &lb).await;
         for table in [
             "lb_listeners",
             "lb_listener_sni",
@@ -796,11 +562,7 @@ async fn cascade_delete_of_the_load_balancer_takes_listeners_and_pools() {
             "lb_l7policies",
             "lb_tags",
         ] {
-            assert_eq!(
-                count(&cloud.db, &format!("SELECT COUNT(*) FROM {table}")).await,
-                0,
-                "{b} {table}"
-            );
+            cloud.assert_rows(table, 0).await;
         }
         let l = send(
             &app,
@@ -819,7 +581,9 @@ async fn listeners_and_the_load_balancer_are_held_until_the_flow_settles() {
     let cloud = &clouds[0];
     let mut f = Frozen::new(cloud).await;
     f.run();
-    let (lb, _, _) = active_lb(cloud, &f.app, &f.net, "10.56.0.0/24").await;
+    let lb = active_lb_via(cloud, &f.app, &f.net, &cloud.alice, "10.56.0.0/24")
+        .await
+        .id;
     let a = send_json(
         &f.app,
         "POST",
@@ -846,9 +610,14 @@ async fn listeners_and_the_load_balancer_are_held_until_the_flow_settles() {
     assert_eq!(a.status, 201, "{}", a.body);
     let pool = a.body["pool"]["id"].as_str().expect("id").to_string();
     assert_eq!(a.body["pool"]["provisioning_status"], "PENDING_CREATE");
-    assert_eq!(f.status("lb_pools", &pool).await, "PENDING_CREATE");
-    assert_eq!(f.status("lb_listeners", &listener).await, "PENDING_UPDATE");
-    assert_eq!(f.status("lb_load_balancers", &lb).await, "PENDING_UPDATE");
+    let all = [
+        ("lb_pools", pool.as_str()),
+        ("lb_listeners", listener.as_str()),
+        ("lb_load_balancers", lb.as_str()),
+    ];
+    let (the_pool, its_parents) = all.split_at(1);
+    f.assert_statuses("PENDING_CREATE", the_pool).await;
+    f.assert_statuses("PENDING_UPDATE", its_parents).await;
     let busy = send_json(
         &f.app,
         "PUT",
@@ -858,15 +627,8 @@ async fn listeners_and_the_load_balancer_are_held_until_the_flow_settles() {
     )
     .await;
     assert_eq!(busy.status, 409);
-    f.run();
-    f.stop().await;
-    for (table, id) in [
-        ("lb_pools", &pool),
-        ("lb_listeners", &listener),
-        ("lb_load_balancers", &lb),
-    ] {
-        assert_eq!(f.status(table, id).await, "ACTIVE", "{table}");
-    }
+    f.settle().await;
+    f.assert_statuses("ACTIVE", &all).await;
 
     // Update: the listeners using it are held too.
     let u = send_json(
@@ -878,18 +640,9 @@ async fn listeners_and_the_load_balancer_are_held_until_the_flow_settles() {
     )
     .await;
     assert_eq!(u.status, 200, "{}", u.body);
-    assert_eq!(f.status("lb_pools", &pool).await, "PENDING_UPDATE");
-    assert_eq!(f.status("lb_listeners", &listener).await, "PENDING_UPDATE");
-    assert_eq!(f.status("lb_load_balancers", &lb).await, "PENDING_UPDATE");
-    f.run();
-    f.stop().await;
-    for (table, id) in [
-        ("lb_pools", &pool),
-        ("lb_listeners", &listener),
-        ("lb_load_balancers", &lb),
-    ] {
-        assert_eq!(f.status(table, id).await, "ACTIVE", "{table}");
-    }
+    f.assert_statuses("PENDING_UPDATE", &all).await;
+    f.settle().await;
+    f.assert_statuses("ACTIVE", &all).await;
 
     // Delete: PENDING_DELETE, then gone; the listener keeps no default.
     let d = send(
@@ -900,20 +653,13 @@ async fn listeners_and_the_load_balancer_are_held_until_the_flow_settles() {
     )
     .await;
     assert_eq!(d.status, 204, "{}", d.body);
-    assert_eq!(f.status("lb_pools", &pool).await, "PENDING_DELETE");
-    assert_eq!(f.status("lb_listeners", &listener).await, "PENDING_UPDATE");
-    assert_eq!(f.status("lb_load_balancers", &lb).await, "PENDING_UPDATE");
-    f.run();
-    f.stop().await;
-    assert_eq!(count(&f.db, "SELECT COUNT(*) FROM lb_pools").await, 0);
-    assert_eq!(f.status("lb_listeners", &listener).await, "ACTIVE");
-    assert_eq!(f.status("lb_load_balancers", &lb).await, "ACTIVE");
+    f.assert_statuses("PENDING_DELETE", the_pool).await;
+    f.assert_statuses("PENDING_UPDATE", its_parents).await;
+    f.settle().await;
+    assert_eq!(rows(&f.db, "lb_pools").await, 0);
+    f.assert_statuses("ACTIVE", its_parents).await;
     assert_eq!(
-        count(
-            &f.db,
-            "SELECT COUNT(*) FROM lb_listeners WHERE default_pool_id IS NOT NULL"
-        )
-        .await,
+        rows(&f.db, "lb_listeners WHERE default_pool_id IS NOT NULL").await,
         0
     );
 }

@@ -5,8 +5,10 @@ use axum::http::header;
 use neutrino_lb_api::LbConfig;
 use serde_json::{Value, json};
 
-use crate::admin_support::{FORBIDDEN, fault, keys, project_of, raw};
-use crate::support::{backends, send, send_json};
+use crate::admin_support::{keys, project_of, raw};
+use crate::support::{
+    FORBIDDEN, all_refused, backends, bad_queries, fault, missing_arguments, send, send_json,
+};
 
 const QUOTAS: &str = "/v2/lbaas/quotas";
 
@@ -419,16 +421,22 @@ async fn quota_listing_sorts_filters_and_pages_by_project() {
             ["pc"],
             "{b}"
         );
-        fault(
-            &get("?tenant_id=pa").await,
-            400,
-            "One or more arguments are either duplicate or invalid",
-        );
-        fault(
-            &get("?sort=in_use_pool").await,
-            400,
-            "Supplied sort key 'in_use_pool' is not valid.",
-        );
+        bad_queries(
+            &app,
+            &cloud.admin,
+            QUOTAS,
+            &[
+                (
+                    "?tenant_id=pa",
+                    "One or more arguments are either duplicate or invalid",
+                ),
+                (
+                    "?sort=in_use_pool",
+                    "Supplied sort key 'in_use_pool' is not valid.",
+                ),
+            ],
+        )
+        .await;
     }
 }
 
@@ -450,12 +458,14 @@ async fn quota_paths_answer_unsupported_methods_like_upstream() {
                 "{path}"
             );
         }
-        for method in ["PUT", "DELETE"] {
-            fault(
-                &send(&app, method, QUOTAS, t).await,
-                400,
-                "Missing argument: \"project_id\"",
-            );
-        }
+        missing_arguments(
+            &app,
+            &cloud.admin,
+            &[
+                ("PUT", QUOTAS, "project_id"),
+                ("DELETE", QUOTAS, "project_id"),
+            ],
+        )
+        .await;
     }
 }

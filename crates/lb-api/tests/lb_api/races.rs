@@ -6,7 +6,7 @@
 use neutrino_lb_api::LbConfig;
 use serde_json::json;
 
-use crate::loadbalancers::count;
+use crate::fixtures::active_lb;
 use crate::support::{backends, send_json};
 
 #[tokio::test]
@@ -15,23 +15,8 @@ async fn concurrent_member_creates_pass_one_at_a_time_and_the_rest_get_409() {
         let b = cloud.backend;
         let one = cloud.lb(LbConfig::default());
         let two = cloud.second_server(LbConfig::default());
-        let (_, subnet) = cloud.network(&cloud.alice, "10.40.0.0/24").await;
-        let lb = send_json(
-            &one,
-            "POST",
-            "/v2/lbaas/loadbalancers",
-            Some(&cloud.alice),
-            json!({"loadbalancer": {"vip_subnet_id": subnet}}),
-        )
-        .await;
-        let lb_id = lb.body["loadbalancer"]["id"]
-            .as_str()
-            .expect("id")
-            .to_string();
-        let lb_path = format!("/v2/lbaas/loadbalancers/{lb_id}");
-        cloud
-            .wait_for(&one, &lb_path, "loadbalancer", "ACTIVE")
-            .await;
+        let lb = active_lb(&cloud, &one, &cloud.alice, "10.40.0.0/24").await;
+        let (lb_id, lb_path, subnet) = (lb.id, lb.path, lb.subnet);
         let pool = send_json(&one, "POST", "/v2/lbaas/pools", Some(&cloud.alice),
             json!({"pool": {"loadbalancer_id": lb_id, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}})).await;
         assert_eq!(pool.status, 201, "{b}: {}", pool.body);
@@ -84,29 +69,14 @@ async fn concurrent_member_creates_pass_one_at_a_time_and_the_rest_get_409() {
             .wait_for(&one, &lb_path, "loadbalancer", "ACTIVE")
             .await;
         assert_eq!(lb["provisioning_status"], "ACTIVE", "{b}");
-        assert_eq!(
-            count(
-                &cloud.db,
-                &format!("SELECT COUNT(*) FROM lb_members WHERE pool_id = '{pool_id}'")
-            )
-            .await,
-            won,
-            "{b}: exactly the winners are stored"
-        );
-        assert_eq!(
-            count(
-                &cloud.db,
-                "SELECT COUNT(*) FROM lb_members WHERE provisioning_status <> 'ACTIVE'"
-            )
-            .await,
-            0,
-            "{b}"
-        );
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_flows").await,
-            0,
-            "{b}"
-        );
+        // Exactly the winners are stored.
+        cloud
+            .assert_rows(&format!("lb_members WHERE pool_id = '{pool_id}'"), won)
+            .await;
+        cloud
+            .assert_rows("lb_members WHERE provisioning_status <> 'ACTIVE'", 0)
+            .await;
+        cloud.assert_rows("lb_flows", 0).await;
     }
 }
 
@@ -156,19 +126,10 @@ async fn concurrent_load_balancer_creates_respect_the_quota_and_leak_no_vip_port
             }
         }
         assert!((1..=2).contains(&created), "{b}: {created} created");
-        assert_eq!(
-            count(&cloud.db, "SELECT COUNT(*) FROM lb_load_balancers").await,
-            created,
-            "{b}"
-        );
-        assert_eq!(
-            count(
-                &cloud.db,
-                &format!("SELECT COUNT(*) FROM ports WHERE network_id = '{net}'")
-            )
-            .await,
-            created,
-            "{b}: one VIP port per load balancer, none from refused creates"
-        );
+        cloud.assert_rows("lb_load_balancers", created).await;
+        // One VIP port per load balancer, none from refused creates.
+        cloud
+            .assert_rows(&format!("ports WHERE network_id = '{net}'"), created)
+            .await;
     }
 }

@@ -166,6 +166,32 @@ async fn call(
     token: Option<&str>,
     body: Option<Value>,
 ) -> Answer {
+    match body {
+        Some(v) => {
+            send_raw(
+                app,
+                method,
+                path,
+                token,
+                Some("application/json"),
+                v.to_string(),
+            )
+            .await
+        }
+        None => send_raw(app, method, path, token, None, String::new()).await,
+    }
+}
+
+/// A request whose body and `Content-Type` are given as is. An answer
+/// that is not JSON comes back as `{"raw": text}`.
+pub async fn send_raw(
+    app: &Router,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: Option<&str>,
+    body: String,
+) -> Answer {
     let mut b = Request::builder()
         .method(method)
         .uri(path)
@@ -173,16 +199,12 @@ async fn call(
     if let Some(t) = token {
         b = b.header("x-auth-token", t);
     }
-    let body = match body {
-        Some(v) => {
-            b = b.header("content-type", "application/json");
-            Body::from(v.to_string())
-        }
-        None => Body::empty(),
-    };
+    if let Some(ct) = content_type {
+        b = b.header("content-type", ct);
+    }
     let resp = app
         .clone()
-        .oneshot(b.body(body).expect("request"))
+        .oneshot(b.body(Body::from(body)).expect("request"))
         .await
         .expect("router never fails");
     let status = resp.status();
@@ -242,27 +264,7 @@ impl Cloud {
     /// A network with one IPv4 subnet (`cidr`) made through the Network
     /// API with `token`; returns (network id, subnet id).
     pub async fn network(&self, token: &str, cidr: &str) -> (String, String) {
-        let n = send_json(
-            &self.net,
-            "POST",
-            "/v2.0/networks",
-            Some(token),
-            json!({"network": {"name": format!("net-{cidr}")}}),
-        )
-        .await;
-        assert_eq!(n.status, 201, "network: {}", n.body);
-        let net_id = n.body["network"]["id"].as_str().expect("id").to_string();
-        let s = send_json(
-            &self.net,
-            "POST",
-            "/v2.0/subnets",
-            Some(token),
-            json!({"subnet": {"network_id": net_id, "cidr": cidr, "ip_version": 4}}),
-        )
-        .await;
-        assert_eq!(s.status, 201, "subnet: {}", s.body);
-        let subnet_id = s.body["subnet"]["id"].as_str().expect("id").to_string();
-        (net_id, subnet_id)
+        network_on(&self.net, token, cidr).await
     }
 
     /// Polls `path` until its `key` object's provisioning status is
@@ -358,6 +360,32 @@ impl Cloud {
     }
 }
 
+/// A network with one IPv4 subnet (`cidr`) made through `net` (a Network
+/// API router) with `token`; returns (network id, subnet id).
+pub async fn network_on(net: &Router, token: &str, cidr: &str) -> (String, String) {
+    let n = send_json(
+        net,
+        "POST",
+        "/v2.0/networks",
+        Some(token),
+        json!({"network": {"name": format!("net-{cidr}")}}),
+    )
+    .await;
+    assert_eq!(n.status, 201, "network: {}", n.body);
+    let net_id = n.body["network"]["id"].as_str().expect("id").to_string();
+    let s = send_json(
+        net,
+        "POST",
+        "/v2.0/subnets",
+        Some(token),
+        json!({"subnet": {"network_id": net_id, "cidr": cidr, "ip_version": 4}}),
+    )
+    .await;
+    assert_eq!(s.status, 201, "subnet: {}", s.body);
+    let subnet_id = s.body["subnet"]["id"].as_str().expect("id").to_string();
+    (net_id, subnet_id)
+}
+
 /// The peer's recorded answers (fixtures/peer.json).
 pub fn peer() -> Value {
     serde_json::from_str(include_str!("fixtures/peer.json")).expect("fixture is JSON")
@@ -375,4 +403,121 @@ pub fn assert_like_peer(backend: &str, key: &str, ours: &Answer) {
         ours.body
     );
     assert_eq!(ours.body, recorded["body"], "{backend} {key}");
+}
+
+pub const FORBIDDEN: &str = "Policy does not allow this request to be performed.";
+
+/// An Octavia fault body: `Client` below 500, else `Server`.
+pub fn fault_body(status: u16, faultstring: &str) -> Value {
+    let code = if status < 500 { "Client" } else { "Server" };
+    json!({"faultcode": code, "faultstring": faultstring, "debuginfo": null})
+}
+
+/// The body of a client fault (a 4xx).
+pub fn client_fault(faultstring: &str) -> Value {
+    fault_body(400, faultstring)
+}
+
+/// Asserts an Octavia fault: status and the whole body.
+#[track_caller]
+pub fn fault(a: &Answer, status: u16, faultstring: &str) {
+    assert_eq!(
+        (a.status.as_u16(), &a.body),
+        (status, &fault_body(status, faultstring)),
+    );
+}
+
+/// Asserts a refusal from a table of bad requests: its status, the
+/// fault code that goes with it and `faultstring` (when empty, only that
+/// there is one). `what` names the case.
+#[track_caller]
+pub fn refused(a: &Answer, status: u16, faultstring: &str, what: &str) {
+    assert_eq!(a.status.as_u16(), status, "{what}: {}", a.body);
+    let code = if status < 500 { "Client" } else { "Server" };
+    assert_eq!(a.body["faultcode"], code, "{what}: {}", a.body);
+    if faultstring.is_empty() {
+        assert!(a.body["faultstring"].is_string(), "{what}: {}", a.body);
+    } else {
+        assert_eq!(a.body["faultstring"], faultstring, "{what}");
+    }
+}
+
+/// A request: method, path, and the JSON body if any.
+pub type Req<'a> = (&'a str, &'a str, Option<Value>);
+
+/// Sends each request with `token` and asserts it is refused with
+/// `status` and the whole fault body of `faultstring`.
+pub async fn all_refused(
+    app: &Router,
+    token: &str,
+    requests: &[Req<'_>],
+    status: u16,
+    faultstring: &str,
+) {
+    for (method, path, body) in requests {
+        let a = match body {
+            Some(body) => send_json(app, method, path, Some(token), body.clone()).await,
+            None => send(app, method, path, Some(token)).await,
+        };
+        assert_eq!(
+            (a.status.as_u16(), &a.body),
+            (status, &fault_body(status, faultstring)),
+            "{method} {path}"
+        );
+    }
+}
+
+/// A rendering without what differs each time: its id and creation time.
+pub fn without_id_and_created_at(mut v: Value) -> Value {
+    if let Value::Object(m) = &mut v {
+        m.remove("id");
+        m.remove("created_at");
+    }
+    v
+}
+
+/// The `id` of a rendered object.
+pub fn id_of(v: &Value) -> String {
+    v["id"].as_str().expect("id").to_string()
+}
+
+/// Asserts a fault whose faultstring starts with `prefix` (the rest is a
+/// library's own words, an id, ...).
+#[track_caller]
+pub fn fault_starting(a: &Answer, status: u16, prefix: &str) {
+    assert_eq!(a.status.as_u16(), status, "{}", a.body);
+    let s = a.body["faultstring"].as_str().unwrap_or_default();
+    assert!(s.starts_with(prefix), "{s}");
+}
+
+/// What a bad regular expression in an L7 rule is refused with.
+pub const BAD_REGEX: &str = "Error parsing L7Rule: Unable to parse regular expression: ";
+
+/// Asserts that listing `path` with each query of `cases` is refused
+/// with a 400 and the case's faultstring.
+pub async fn bad_queries(app: &Router, token: &str, path: &str, cases: &[(&str, &str)]) {
+    for (query, faultstring) in cases {
+        let a = send(app, "GET", &format!("{path}{query}"), Some(token)).await;
+        assert_eq!(
+            (a.status.as_u16(), &a.body),
+            (400, &fault_body(400, faultstring)),
+            "{path}{query}"
+        );
+    }
+}
+
+/// Asserts that each (method, path) without the id it needs is upstream's
+/// 400 naming the missing argument.
+pub async fn missing_arguments(app: &Router, token: &str, cases: &[(&str, &str, &str)]) {
+    for (method, path, argument) in cases {
+        let a = send(app, method, path, Some(token)).await;
+        assert_eq!(
+            (a.status.as_u16(), &a.body),
+            (
+                400,
+                &fault_body(400, &format!("Missing argument: \"{argument}\""))
+            ),
+            "{method} {path}"
+        );
+    }
 }

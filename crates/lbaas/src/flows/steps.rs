@@ -336,6 +336,19 @@ impl Step<Ctx> for RemoveConfig {
     }
 }
 
+/// The steps that delete amphorae (`amphorae_delete`, `amphorae_retire`,
+/// `amphora_delete`) differ only in which amphorae they delete; each
+/// names its own, and [`Step`] is implemented once for all of them.
+trait DeletesAmphorae: Send + Sync {
+    const NAME: &'static str;
+
+    /// The amphorae to delete (those already gone are simply absent).
+    fn doomed<'a>(
+        ctx: &'a Ctx,
+        io: &'a StepIo<'_>,
+    ) -> BoxFuture<'a, Result<Vec<Amphora>, StepError>>;
+}
+
 /// Deletes amphorae and their rows: done for each when already gone.
 async fn delete_amphorae(ctx: &Ctx, list: Vec<Amphora>) -> Result<(), StepError> {
     for a in list {
@@ -350,11 +363,10 @@ async fn delete_amphorae(ctx: &Ctx, list: Vec<Amphora>) -> Result<(), StepError>
     Ok(())
 }
 
-/// Deletes every amphora of a load balancer being deleted.
-pub(super) struct DeleteAmphorae;
-
-impl Step<Ctx> for DeleteAmphorae {
-    step_name!("amphorae_delete");
+impl<T: DeletesAmphorae> Step<Ctx> for T {
+    fn name(&self) -> &str {
+        T::NAME
+    }
 
     fn execute<'a>(
         &'a self,
@@ -362,11 +374,7 @@ impl Step<Ctx> for DeleteAmphorae {
         io: StepIo<'a>,
     ) -> BoxFuture<'a, Result<Value, StepError>> {
         async move {
-            let lb = lb_id(&io)?.to_string();
-            let list = in_tx(ctx, |tx| {
-                async move { amphorae::list_by_lb_tx(tx, &lb).await }.boxed()
-            })
-            .await?;
+            let list = T::doomed(ctx, &io).await?;
             delete_amphorae(ctx, list).await?;
             Ok(Value::Null)
         }
@@ -384,37 +392,68 @@ impl Step<Ctx> for DeleteAmphorae {
     }
 }
 
+/// Deletes every amphora of a load balancer being deleted.
+pub(super) struct DeleteAmphorae;
+
+impl DeletesAmphorae for DeleteAmphorae {
+    const NAME: &'static str = "amphorae_delete";
+
+    fn doomed<'a>(
+        ctx: &'a Ctx,
+        io: &'a StepIo<'_>,
+    ) -> BoxFuture<'a, Result<Vec<Amphora>, StepError>> {
+        async move {
+            let lb = lb_id(io)?.to_string();
+            in_tx(ctx, |tx| {
+                async move { amphorae::list_by_lb_tx(tx, &lb).await }.boxed()
+            })
+            .await
+        }
+        .boxed()
+    }
+}
+
 /// After a failover: deletes the amphorae the new ones replace.
 pub(super) struct RetireAmphorae;
 
-impl Step<Ctx> for RetireAmphorae {
-    step_name!("amphorae_retire");
+impl DeletesAmphorae for RetireAmphorae {
+    const NAME: &'static str = "amphorae_retire";
 
-    fn execute<'a>(
-        &'a self,
+    fn doomed<'a>(
         ctx: &'a Ctx,
-        io: StepIo<'a>,
-    ) -> BoxFuture<'a, Result<Value, StepError>> {
+        io: &'a StepIo<'_>,
+    ) -> BoxFuture<'a, Result<Vec<Amphora>, StepError>> {
         async move {
-            let plan = plan(&io)?;
+            let plan = plan(io)?;
             let mut list = Vec::new();
             for id in &plan.retire {
                 if let Some(a) = amphorae::get(&ctx.db, id).await.map_err(store_err)? {
                     list.push(a);
                 }
             }
-            delete_amphorae(ctx, list).await?;
-            Ok(Value::Null)
+            Ok(list)
         }
         .boxed()
     }
+}
 
-    fn undo<'a>(&'a self, _: &'a Ctx, _: StepIo<'a>) -> BoxFuture<'a, Result<(), StepError>> {
-        async { Ok(()) }.boxed()
-    }
+/// Deletes the amphora the flow names (`DELETE /amphorae/{id}`).
+pub(super) struct DeleteOneAmphora;
 
-    fn max_attempts(&self) -> u32 {
-        10
+impl DeletesAmphorae for DeleteOneAmphora {
+    const NAME: &'static str = "amphora_delete";
+
+    fn doomed<'a>(
+        ctx: &'a Ctx,
+        io: &'a StepIo<'_>,
+    ) -> BoxFuture<'a, Result<Vec<Amphora>, StepError>> {
+        async move {
+            let amp = amphorae::get(&ctx.db, io.flow.object_id)
+                .await
+                .map_err(store_err)?;
+            Ok(amp.into_iter().collect())
+        }
+        .boxed()
     }
 }
 
@@ -438,35 +477,5 @@ impl Step<Ctx> for PushAgentConfig {
 
     fn undo<'a>(&'a self, _: &'a Ctx, _: StepIo<'a>) -> BoxFuture<'a, Result<(), StepError>> {
         async { Ok(()) }.boxed()
-    }
-}
-
-/// Deletes the amphora the flow names (`DELETE /amphorae/{id}`).
-pub(super) struct DeleteOneAmphora;
-
-impl Step<Ctx> for DeleteOneAmphora {
-    step_name!("amphora_delete");
-
-    fn execute<'a>(
-        &'a self,
-        ctx: &'a Ctx,
-        io: StepIo<'a>,
-    ) -> BoxFuture<'a, Result<Value, StepError>> {
-        async move {
-            let amp = amphorae::get(&ctx.db, io.flow.object_id)
-                .await
-                .map_err(store_err)?;
-            delete_amphorae(ctx, amp.into_iter().collect()).await?;
-            Ok(Value::Null)
-        }
-        .boxed()
-    }
-
-    fn undo<'a>(&'a self, _: &'a Ctx, _: StepIo<'a>) -> BoxFuture<'a, Result<(), StepError>> {
-        async { Ok(()) }.boxed()
-    }
-
-    fn max_attempts(&self) -> u32 {
-        10
     }
 }

@@ -343,10 +343,13 @@ pub async fn release_vip_port(tx: &mut Tx, id: &str) -> Result<(), StoreError> {
         crate::floatingips::disassociate_port(tx, port_id, &now).await?;
         crate::ports::delete(tx, port_id).await?;
     } else {
+        // Only if it is still ours (a noop VIP names a port it never
+        // claimed).
+        let device_id = format!("lb-{id}");
         dispatch!(tx.conn(), c => sqlx::query(
             "UPDATE ports SET device_owner = '', device_id = '', \
-             revision_number = revision_number + 1, updated_at = $2 WHERE id = $1")
-            .bind(port_id).bind(&now).execute(&mut *c).await.map(|_| ()))?;
+             revision_number = revision_number + 1, updated_at = $2 WHERE id = $1 AND device_id = $3")
+            .bind(port_id).bind(&now).bind(&device_id).execute(&mut *c).await.map(|_| ()))?;
     }
     Ok(())
 }
