@@ -87,3 +87,19 @@ pub fn unauthorized(identity_url: &str) -> Response {
     }
     resp
 }
+
+/// Refuses a URL whose path segments or query values decode to invalid
+/// UTF-8 or contain NUL (400 with a fault body), before routing: the
+/// router's own decoding would answer in plain text, and PostgreSQL
+/// cannot compare against a NUL.
+pub async fn check_url(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let uri = req.uri();
+    match neutrino_types::input::check_url(uri.path(), uri.query()) {
+        Ok(()) => next.run(req).await,
+        Err(why) => Fault(LbError::client_side(
+            "InvalidInput",
+            format!("Invalid URL: {why}."),
+        ))
+        .into_response(),
+    }
+}

@@ -157,5 +157,8 @@ pub fn router(state: LbState) -> Router {
             state.clone(),
             auth::require_token,
         ))
+        // Outermost: a URL that decodes to invalid UTF-8 or holds NUL is
+        // refused before anything reads it, token check included.
+        .layer(axum::middleware::from_fn(fault::check_url))
         .with_state(state)
 }

@@ -637,3 +637,59 @@ async fn e2e_document_003_walkthrough_with_openstack_loadbalancer() -> Result<()
     ensure!(status.success(), "exit {status}");
     Ok(())
 }
+
+/// The same tree through openstacksdk's load-balancer proxy (what Ansible's
+/// openstack.cloud modules call): create and wait, read back, cascade
+/// delete.
+#[tokio::test]
+async fn e2e_openstacksdk_builds_and_deletes_a_load_balancer_tree() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let (mut server, clouds, _) = serve_with_lb(tmp.path()).await?;
+    let script = r#"
+import json, openstack
+c = openstack.connect(cloud="neutrino")
+net = c.network.create_network(name="private")
+sub = c.network.create_subnet(network_id=net.id, ip_version=4, cidr="10.60.0.0/24")
+lb = c.load_balancer.create_load_balancer(name="sdk-lb", vip_subnet_id=sub.id)
+lb = c.load_balancer.wait_for_load_balancer(lb.id, interval=0.2, wait=60)
+li = c.load_balancer.create_listener(name="l", protocol="HTTP", protocol_port=80, load_balancer_id=lb.id)
+c.load_balancer.wait_for_load_balancer(lb.id, interval=0.2, wait=60)
+pool = c.load_balancer.create_pool(name="p", protocol="HTTP", lb_algorithm="ROUND_ROBIN", listener_id=li.id)
+c.load_balancer.wait_for_load_balancer(lb.id, interval=0.2, wait=60)
+m = c.load_balancer.create_member(pool, address="10.60.0.10", protocol_port=80, subnet_id=sub.id)
+c.load_balancer.wait_for_load_balancer(lb.id, interval=0.2, wait=60)
+hm = c.load_balancer.create_health_monitor(pool_id=pool.id, type="HTTP", delay=5, timeout=4, max_retries=3)
+c.load_balancer.wait_for_load_balancer(lb.id, interval=0.2, wait=60)
+out = {
+  "lb": c.load_balancer.get_load_balancer(lb.id).provisioning_status,
+  "vip_port_owner": c.network.get_port(lb.vip_port_id).device_owner,
+  "members": [x.address for x in c.load_balancer.members(pool)],
+  "hm": c.load_balancer.get_health_monitor(hm.id).operating_status,
+  "listeners": [x.name for x in c.load_balancer.listeners()],
+}
+c.load_balancer.delete_load_balancer(lb.id, cascade=True)
+c.load_balancer.wait_for_delete(c.load_balancer.get_load_balancer(lb.id), interval=0.2, wait=60)
+out["left"] = [x.id for x in c.load_balancer.load_balancers()]
+out["ports"] = [p.id for p in c.network.ports(network_id=net.id)]
+print(json.dumps(out))
+"#;
+    let out = Command::new(venv_bin("python")?)
+        .args(["-c", script])
+        .env("OS_CLIENT_CONFIG_FILE", &clouds)
+        .stdin(Stdio::null())
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "openstacksdk: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(
+        v,
+        json!({"lb": "ACTIVE", "vip_port_owner": "Octavia", "members": ["10.60.0.10"],
+               "hm": "ONLINE", "listeners": ["l"], "left": [], "ports": []})
+    );
+    let status = server.terminate(Duration::from_secs(10))?;
+    ensure!(status.success(), "exit {status}");
+    Ok(())
+}

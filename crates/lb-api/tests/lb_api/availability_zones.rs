@@ -190,36 +190,21 @@ async fn az_profiles_are_admin_only() {
             .expect("id")
             .to_string();
         let one = format!("{PROFILES}/{id}");
+        let new = json!({"availability_zone_profile":
+            {"name": "x", "provider_name": "amphora", "availability_zone_data": "{}"}});
+        let all = [
+            ("GET", PROFILES, None),
+            ("GET", one.as_str(), None),
+            ("DELETE", one.as_str(), None),
+            (
+                "PUT",
+                one.as_str(),
+                Some(json!({"availability_zone_profile": {"name": "x"}})),
+            ),
+            ("POST", PROFILES, Some(new)),
+        ];
         for token in [&cloud.alice, &cloud.rita] {
-            let t = Some(token.as_str());
-            fault(&send(&app, "GET", PROFILES, t).await, 403, FORBIDDEN);
-            fault(&send(&app, "GET", &one, t).await, 403, FORBIDDEN);
-            fault(&send(&app, "DELETE", &one, t).await, 403, FORBIDDEN);
-            fault(
-                &send_json(
-                    &app,
-                    "PUT",
-                    &one,
-                    t,
-                    json!({"availability_zone_profile": {"name": "x"}}),
-                )
-                .await,
-                403,
-                FORBIDDEN,
-            );
-            fault(
-                &send_json(
-                    &app,
-                    "POST",
-                    PROFILES,
-                    t,
-                    json!({"availability_zone_profile":
-                {"name": "x", "provider_name": "amphora", "availability_zone_data": "{}"}}),
-                )
-                .await,
-                403,
-                FORBIDDEN,
-            );
+            all_refused(&app, token, &all, 403, FORBIDDEN).await;
         }
         assert_eq!(
             send(&app, "GET", &one, Some(&cloud.admin)).await.status,
@@ -482,6 +467,17 @@ async fn zones_are_read_by_readers_and_written_by_admins() {
             json!({"name": "az1", "availability_zone_profile_id": azp}),
         )
         .await;
+        let one = format!("{ZONES}/az1");
+        let new = json!({"availability_zone": {"name": "x", "availability_zone_profile_id": azp}});
+        let writes = [
+            ("POST", ZONES, Some(new)),
+            (
+                "PUT",
+                one.as_str(),
+                Some(json!({"availability_zone": {"enabled": false}})),
+            ),
+            ("DELETE", one.as_str(), None),
+        ];
         for token in [&cloud.alice, &cloud.rita, &cloud.olga] {
             let t = Some(token.as_str());
             let a = send(&app, "GET", ZONES, t).await;
@@ -489,25 +485,7 @@ async fn zones_are_read_by_readers_and_written_by_admins() {
                 a.body,
                 json!({"availability_zones": [z], "availability_zones_links": []})
             );
-            fault(&send_json(&app, "POST", ZONES, t,
-                json!({"availability_zone": {"name": "x", "availability_zone_profile_id": azp}})).await, 403, FORBIDDEN);
-            fault(
-                &send_json(
-                    &app,
-                    "PUT",
-                    &format!("{ZONES}/az1"),
-                    t,
-                    json!({"availability_zone": {"enabled": false}}),
-                )
-                .await,
-                403,
-                FORBIDDEN,
-            );
-            fault(
-                &send(&app, "DELETE", &format!("{ZONES}/az1"), t).await,
-                403,
-                FORBIDDEN,
-            );
+            all_refused(&app, token, &writes, 403, FORBIDDEN).await;
         }
         assert_eq!(
             send(&app, "GET", &format!("{ZONES}/az1"), Some(&cloud.admin))

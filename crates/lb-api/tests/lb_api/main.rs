@@ -9,6 +9,7 @@ mod fixtures;
 mod flavors;
 mod graph;
 mod health_monitors;
+mod hostile_input;
 mod l7policies;
 mod l7rules;
 mod listeners;

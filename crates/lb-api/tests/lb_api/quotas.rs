@@ -246,50 +246,29 @@ async fn members_and_readers_read_their_own_project_only() {
             assert_eq!(a.status, 202, "{b}");
         }
         let alpha_q = quota(&alpha, [-1, -1, -1, 3, -1, -1, -1]);
+        let (own, others) = (format!("{QUOTAS}/{alpha}"), format!("{QUOTAS}/other"));
+        let (own_default, others_default) =
+            (format!("{own}/default"), format!("{others}/default"));
+        let refused = [
+            ("GET", others.as_str(), None),
+            ("GET", others_default.as_str(), None),
+            // Only quota admins write, even their own project's.
+            ("PUT", own.as_str(), Some(json!({"quota": {"pool": 9}}))),
+            ("DELETE", own.as_str(), None),
+        ];
         for token in [&cloud.alice, &cloud.rita, &cloud.olga] {
             let t = Some(token.as_str());
             assert_eq!(
-                send(&app, "GET", &format!("{QUOTAS}/{alpha}"), t)
-                    .await
-                    .body,
+                send(&app, "GET", &own, t).await.body,
                 json!({"quota": alpha_q}),
                 "{b}"
             );
             assert_eq!(
-                send(&app, "GET", &format!("{QUOTAS}/{alpha}/default"), t)
-                    .await
-                    .status,
+                send(&app, "GET", &own_default, t).await.status,
                 200,
                 "{b}"
             );
-            fault(
-                &send(&app, "GET", &format!("{QUOTAS}/other"), t).await,
-                403,
-                FORBIDDEN,
-            );
-            fault(
-                &send(&app, "GET", &format!("{QUOTAS}/other/default"), t).await,
-                403,
-                FORBIDDEN,
-            );
-            // Only quota admins write, even their own project's.
-            fault(
-                &send_json(
-                    &app,
-                    "PUT",
-                    &format!("{QUOTAS}/{alpha}"),
-                    t,
-                    json!({"quota": {"pool": 9}}),
-                )
-                .await,
-                403,
-                FORBIDDEN,
-            );
-            fault(
-                &send(&app, "DELETE", &format!("{QUOTAS}/{alpha}"), t).await,
-                403,
-                FORBIDDEN,
-            );
+            all_refused(&app, token, &refused, 403, FORBIDDEN).await;
             // The list is theirs; project_id only filters within it.
             assert_eq!(
                 send(&app, "GET", QUOTAS, t).await.body,

@@ -36,6 +36,23 @@ pub struct Cloud {
 
 const SECRET: &[u8] = b"test-secret-test-secret-test-sec";
 
+/// Every test user's password, and an argon2id hash of it at the
+/// cheapest parameters (m=8 KiB, t=1, p=1). The identity service checks a
+/// hash by the parameters it carries; its own (m=7 MiB, t=5) cost tens of
+/// milliseconds a hash and a check, eight of them per cloud: most of a
+/// cloud's set-up. So the users' stored hashes are swapped for this one.
+const PASSWORD: &str = "test-password";
+const CHEAP_HASH: &str =
+    "$argon2id$v=19$m=8,t=1,p=1$U+YeAmrW33ThGKfFXNJwQg$jq36Tsf1twgiBS76fnykevI8yPMJ0eK1hAavSbl2g/U";
+
+async fn cheap_password(db: &Db, user_id: &str) {
+    crate::fixtures::exec(
+        db,
+        &format!("UPDATE identity_users SET password_hash = '{CHEAP_HASH}' WHERE id = '{user_id}'"),
+    )
+    .await;
+}
+
 /// The host the peer was recorded at, so version links compare equal.
 pub const HOST: &str = "127.0.0.1:9876";
 
@@ -56,13 +73,18 @@ async fn build(db: Db, backend: &'static str, dir: Option<tempfile::TempDir>) ->
     );
     identity
         .bootstrap(&BootstrapParams {
-            admin_password: "secret".into(),
+            admin_password: PASSWORD.into(),
             ..BootstrapParams::default()
         })
         .await
         .expect("bootstrap");
+    crate::fixtures::exec(
+        &db,
+        &format!("UPDATE identity_users SET password_hash = '{CHEAP_HASH}' WHERE name = 'admin'"),
+    )
+    .await;
     let admin = identity
-        .issue_token_for_tests("admin", "secret", "admin")
+        .issue_token_for_tests("admin", PASSWORD, "admin")
         .await
         .expect("admin token");
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -338,15 +360,15 @@ impl Cloud {
 
     /// Creates a user with one role in a project; returns its token.
     async fn user(&self, name: &str, project_id: &str, project: &str, role_id: &str) -> String {
-        let password = format!("pw-{name}");
         let b = self
             .identity_call(
                 "POST",
                 "/v3/users",
-                Some(json!({"user": {"name": name, "password": password, "domain_id": "default"}})),
+                Some(json!({"user": {"name": name, "domain_id": "default"}})),
             )
             .await;
         let user_id = b["user"]["id"].as_str().expect("user id");
+        cheap_password(&self.db, user_id).await;
         self.identity_call(
             "PUT",
             &format!("/v3/projects/{project_id}/users/{user_id}/roles/{role_id}"),
@@ -354,7 +376,7 @@ impl Cloud {
         )
         .await;
         self.identity
-            .issue_token_for_tests(name, &password, project)
+            .issue_token_for_tests(name, PASSWORD, project)
             .await
             .expect("token")
     }
