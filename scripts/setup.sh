@@ -7,6 +7,7 @@
 #      responder tests), dnsmasq-base (the DNS benchmark's comparison),
 #      openvswitch-switch, ovn-central and ovn-host (the data plane `neutrino up`
 #      runs), ethtool (offloads of plugged veths), iputils-ping (data-plane tests),
+#      haproxy (`haproxy -c` of the rendered load-balancer configuration),
 #      and python3-venv if `python3 -m venv` cannot work.
 #   2. A Python virtualenv at $NEUTRINO_VENV (default <repo>/.venv) holding
 #      python-openstackclient and openstacksdk, pinned by scripts/python-constraints.txt.
@@ -23,7 +24,7 @@ PYTHON="${NEUTRINO_PYTHON:-python3}"
 CONSTRAINTS="$ROOT/scripts/python-constraints.txt"
 PY_PKGS=(python-openstackclient openstacksdk python-octaviaclient)
 DEB_PKGS=(postgresql-15 postgresql-client-15 iproute2 dnsutils dnsmasq-base
-  openvswitch-switch ovn-central ovn-host ethtool iputils-ping isc-dhcp-client)
+  openvswitch-switch ovn-central ovn-host ethtool iputils-ping isc-dhcp-client haproxy)
 
 export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 T0=$SECONDS

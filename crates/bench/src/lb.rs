@@ -244,6 +244,7 @@ pub async fn run(net: &Arc<Api>, lb: &Arc<Api>, backend: &str, s: &Sizes) -> any
             r.text().await?
         );
     }
+    let answered = t.elapsed();
     wait_active(lb, &format!("/v2/lbaas/pools/{pool_id}"), "pool").await?;
     wait_active(
         lb,
@@ -252,8 +253,9 @@ pub async fn run(net: &Arc<Api>, lb: &Arc<Api>, backend: &str, s: &Sizes) -> any
     )
     .await?;
     eprintln!(
-        "batch PUT of {} members → pool ACTIVE: {} (untimed in the table)",
+        "batch PUT of {} members: answered in {}, pool ACTIVE after {} (not in the table)",
         s.members,
+        ms(answered),
         ms(t.elapsed())
     );
 

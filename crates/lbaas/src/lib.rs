@@ -12,5 +12,6 @@ pub mod backend;
 pub mod controller;
 pub mod engine;
 pub mod flows;
+pub mod render;
 
 pub use controller::Controller;

@@ -247,8 +247,7 @@ async fn members_and_readers_read_their_own_project_only() {
         }
         let alpha_q = quota(&alpha, [-1, -1, -1, 3, -1, -1, -1]);
         let (own, others) = (format!("{QUOTAS}/{alpha}"), format!("{QUOTAS}/other"));
-        let (own_default, others_default) =
-            (format!("{own}/default"), format!("{others}/default"));
+        let (own_default, others_default) = (format!("{own}/default"), format!("{others}/default"));
         let refused = [
             ("GET", others.as_str(), None),
             ("GET", others_default.as_str(), None),
@@ -263,11 +262,7 @@ async fn members_and_readers_read_their_own_project_only() {
                 json!({"quota": alpha_q}),
                 "{b}"
             );
-            assert_eq!(
-                send(&app, "GET", &own_default, t).await.status,
-                200,
-                "{b}"
-            );
+            assert_eq!(send(&app, "GET", &own_default, t).await.status, 200, "{b}");
             all_refused(&app, token, &refused, 403, FORBIDDEN).await;
             // The list is theirs; project_id only filters within it.
             assert_eq!(
