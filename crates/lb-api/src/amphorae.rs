@@ -164,7 +164,7 @@ async fn delete(
     amp.status = AmphoraStatus::PendingDelete;
     amp.updated_at = Some(neutrino_store::lb::now());
     amphorae::update(&mut tx, &amp).await.map_err(db)?;
-    ops::submit(&state, tx, &Plan::amphora_spec(kind::AMP_DELETE, &id)).await?;
+    let _held = ops::submit(&state, tx, &Plan::amphora_spec(kind::AMP_DELETE, &id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -180,7 +180,7 @@ async fn config(
         .policy()
         .enforce("amphora:put_config", &caller, &owner)?;
     let tx = state.db.begin().await.map_err(db)?;
-    ops::submit(&state, tx, &Plan::amphora_spec(kind::AMP_CONFIG, &id)).await?;
+    let _held = ops::submit(&state, tx, &Plan::amphora_spec(kind::AMP_CONFIG, &id)).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
@@ -229,6 +229,6 @@ async fn failover(
         retire: vec![id],
         zone: amp.cached_zone.clone(),
     };
-    ops::submit(&state, tx, &plan.into_spec(kind::LB_FAILOVER, &lb_id)).await?;
+    let _held = ops::submit(&state, tx, &plan.into_spec(kind::LB_FAILOVER, &lb_id)).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }

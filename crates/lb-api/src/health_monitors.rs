@@ -241,7 +241,7 @@ async fn create(
         touched,
         ..Plan::default()
     };
-    ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
+    let _held = ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
     let stored = read_back(&state, &hm.id).await?;
     Ok(json_response(
         StatusCode::CREATED,
@@ -310,7 +310,7 @@ async fn update(
         touched,
         ..Plan::default()
     };
-    ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb_id)).await?;
+    let _held = ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb_id)).await?;
     let stored = read_back(&state, &id).await?;
     Ok(json_response(
         StatusCode::OK,
@@ -343,6 +343,6 @@ async fn delete(
         touched,
         ..Plan::default()
     };
-    ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb_id)).await?;
+    let _held = ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb_id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -351,7 +351,7 @@ async fn create(
         ..Plan::default()
     };
     let stored = stored_tx(&mut tx, &id).await?;
-    ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
+    let _held = ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
     Ok(json_response(
         StatusCode::CREATED,
         json!({ "l7policy": render::l7policy(&stored) }),
@@ -423,7 +423,7 @@ async fn update(
         ..Plan::default()
     };
     let stored = stored_tx(&mut tx, &id).await?;
-    ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
+    let _held = ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
     Ok(json_response(
         StatusCode::OK,
         json!({ "l7policy": render::l7policy(&stored) }),
@@ -459,7 +459,7 @@ async fn delete(
         ],
         ..Plan::default()
     };
-    ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
+    let _held = ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -274,7 +274,7 @@ async fn create(
     l7rules::insert(&mut tx, &row).await.map_err(db)?;
     let stored = stored_tx(&mut tx, &id).await?;
     let plan = plan(&id, Operation::Create, &policy_id, &listener, &lb);
-    ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
+    let _held = ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
     Ok(json_response(
         StatusCode::CREATED,
         json!({ "rule": render::l7rule(&stored) }),
@@ -309,7 +309,7 @@ async fn update(
     l7rules::update(&mut tx, &new).await.map_err(db)?;
     let stored = stored_tx(&mut tx, &id).await?;
     let plan = plan(&id, Operation::Update, &policy_id, &listener, &lb);
-    ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
+    let _held = ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
     Ok(json_response(
         StatusCode::OK,
         json!({ "rule": render::l7rule(&stored) }),
@@ -338,6 +338,6 @@ async fn delete(
     .await
     .map_err(db)?;
     let plan = plan(&id, Operation::Delete, &policy_id, &listener, &lb);
-    ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
+    let _held = ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

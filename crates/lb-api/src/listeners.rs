@@ -361,7 +361,7 @@ async fn create(
         ],
         ..Plan::default()
     };
-    ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
+    let _held = ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
     let stored = get_listener(&state, &row.id).await?;
     Ok(json_response(
         StatusCode::CREATED,
@@ -412,7 +412,7 @@ async fn update(
         ],
         ..Plan::default()
     };
-    ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
+    let _held = ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
     let stored = get_listener(&state, &id).await?;
     Ok(json_response(
         StatusCode::OK,
@@ -450,6 +450,6 @@ async fn delete(
         ],
         ..Plan::default()
     };
-    ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
+    let _held = ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -319,7 +319,7 @@ async fn create(
         retire: Vec::new(),
         zone,
     };
-    ops::submit(&state, tx, &plan.into_spec(kind::LB_CREATE, &id)).await?;
+    let _held = ops::submit(&state, tx, &plan.into_spec(kind::LB_CREATE, &id)).await?;
     let stored = load_balancers::get(&state.db, &id)
         .await
         .map_err(db)?
@@ -375,7 +375,7 @@ async fn update(
         touched: vec![Touched::own(Object::LoadBalancer, &id, Operation::Update)],
         ..Plan::default()
     };
-    ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &id)).await?;
+    let _held = ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &id)).await?;
     let stored = load_balancers::get(&state.db, &id)
         .await
         .map_err(db)?
@@ -415,7 +415,7 @@ async fn delete(
         touched: vec![Touched::own(Object::LoadBalancer, &id, Operation::Delete)],
         ..Plan::default()
     };
-    ops::submit(&state, tx, &plan.into_spec(kind::LB_DELETE, &id)).await?;
+    let _held = ops::submit(&state, tx, &plan.into_spec(kind::LB_DELETE, &id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -464,6 +464,6 @@ async fn failover(
         retire: old.into_iter().map(|a| a.id).collect(),
         zone: None,
     };
-    ops::submit(&state, tx, &plan.into_spec(kind::LB_FAILOVER, &id)).await?;
+    let _held = ops::submit(&state, tx, &plan.into_spec(kind::LB_FAILOVER, &id)).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }

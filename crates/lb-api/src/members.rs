@@ -358,7 +358,7 @@ async fn create(
         touched,
         ..Plan::default()
     };
-    ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
+    let _held = ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
     let stored = read_back(&state, &m.id).await?;
     Ok(json_response(
         StatusCode::CREATED,
@@ -402,7 +402,7 @@ async fn update(
         touched,
         ..Plan::default()
     };
-    ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
+    let _held = ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
     let stored = read_back(&state, &member_id).await?;
     Ok(json_response(
         StatusCode::OK,
@@ -446,7 +446,7 @@ async fn delete(
         touched,
         ..Plan::default()
     };
-    ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
+    let _held = ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -641,6 +641,6 @@ async fn batch(
         touched,
         ..Plan::default()
     };
-    ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
+    let _held = ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }

@@ -9,7 +9,7 @@ use neutrino_lb_types::enums::ProvisioningStatus;
 use neutrino_lb_types::state::{self, Operation, Role};
 use neutrino_lbaas::engine::{EngineError, FlowSpec};
 use neutrino_store::lb::load_balancers;
-use neutrino_store::{StoreError, Tx};
+use neutrino_store::{StoreError, Tx, lb_flows};
 use serde_json::Value;
 
 use crate::auth::Caller;
@@ -170,14 +170,52 @@ pub async fn hold(
 }
 
 /// Inserts the flow that settles this change, commits, and wakes the
-/// worker.
-pub async fn submit(state: &LbState, mut tx: Tx, spec: &FlowSpec) -> Result<(), LbError> {
-    state
+/// worker once the returned [`Held`] is dropped: keep it until the answer
+/// is built (`let _held = ops::submit(...)`), so the answer shows what
+/// this request wrote (PENDING_*), not what a fast worker made of it.
+pub async fn submit(state: &LbState, mut tx: Tx, spec: &FlowSpec) -> Result<Held, LbError> {
+    let flow_id = state
         .controller
         .submit(&mut tx, spec)
         .await
         .map_err(engine)?;
+    let holder = format!("request/{}", uuid::Uuid::new_v4().simple());
+    let until = chrono::Utc::now().timestamp_millis() + REQUEST_HOLD_MS;
+    lb_flows::hold(&mut tx, &flow_id, &holder, until)
+        .await
+        .map_err(db)?;
     tx.commit().await.map_err(db)?;
-    state.controller.wake();
-    Ok(())
+    Ok(Held {
+        state: state.clone(),
+        flow_id,
+        holder,
+    })
+}
+
+/// How long a request may hold its new flow before any worker takes it
+/// anyway (a server that died mid-answer).
+const REQUEST_HOLD_MS: i64 = 5_000;
+
+/// A flow its request still holds; dropping it hands the flow to the
+/// workers and wakes this server's.
+#[must_use = "the flow waits until this is dropped (or its hold expires)"]
+pub struct Held {
+    state: LbState,
+    flow_id: String,
+    holder: String,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let state = self.state.clone();
+        let flow_id = std::mem::take(&mut self.flow_id);
+        let holder = std::mem::take(&mut self.holder);
+        tokio::spawn(async move {
+            if let Err(e) = lb_flows::release(&state.db, &flow_id, &holder, 0).await {
+                // The hold expires on its own; the flow only starts later.
+                tracing::warn!(flow = %flow_id, error = %e, "handing a new flow to the workers failed");
+            }
+            state.controller.wake();
+        });
+    }
 }

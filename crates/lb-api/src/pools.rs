@@ -313,7 +313,7 @@ async fn create(
         touched,
         ..Plan::default()
     };
-    ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
+    let _held = ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
     let stored = get_pool(&state, &row.id).await?;
     Ok(json_response(
         StatusCode::CREATED,
@@ -377,7 +377,7 @@ async fn update(
     new.updated_at = Some(store::now());
     pools::update(&mut tx, &new).await.map_err(db)?;
     let plan = plan_for(&id, Operation::Update, &current.listener_ids, &lb.id);
-    ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
+    let _held = ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
     let stored = get_pool(&state, &id).await?;
     Ok(json_response(
         StatusCode::OK,
@@ -434,6 +434,6 @@ async fn delete(
     .await
     .map_err(db)?;
     let plan = plan_for(&id, Operation::Delete, &current.listener_ids, &lb.id);
-    ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
+    let _held = ops::submit(&state, tx, &plan.into_spec(kind::CONFIG, &lb.id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -403,3 +403,15 @@ pub async fn outputs(db: &Db, flow_id: &str) -> Result<Vec<(i64, Value)>, StoreE
         .map(|(idx, out)| Ok((idx, parse_json("lb_flow_steps.output", &out)?)))
         .collect()
 }
+
+/// Leases a flow just inserted in `tx` to `holder` until `until`: the
+/// request that made it holds it while it builds its answer, so the answer
+/// shows the PENDING statuses it wrote even when a worker is fast; if the
+/// server dies first, the lease simply expires. Hand it over with
+/// [`release`].
+pub async fn hold(tx: &mut Tx, flow_id: &str, holder: &str, until: i64) -> Result<(), StoreError> {
+    dispatch!(tx.conn(), c => sqlx::query(
+        "UPDATE lb_flows SET lease_holder = $2, lease_expires = $3 WHERE id = $1")
+        .bind(flow_id).bind(holder).bind(until).execute(&mut *c).await.map(|_| ()))?;
+    Ok(())
+}

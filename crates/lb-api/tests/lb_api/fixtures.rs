@@ -450,13 +450,16 @@ pub async fn freeze(cloud: &Cloud) {
         exec(
             &cloud.db,
             "CREATE OR REPLACE FUNCTION lb_test_freeze() RETURNS trigger AS $$ BEGIN \
-             NEW.lease_holder := 'frozen'; NEW.lease_expires := 9000000000000000; RETURN NEW; \
-             END $$ LANGUAGE plpgsql",
+             IF TG_OP = 'INSERT' OR NEW.lease_holder LIKE 'request/%' THEN \
+             NEW.lease_holder := 'frozen'; NEW.lease_expires := 9000000000000000; END IF; \
+             RETURN NEW; END $$ LANGUAGE plpgsql",
         )
         .await;
+        // Also over the request's own hold of its new flow (ops::submit),
+        // whose release would otherwise hand the flow to the worker.
         exec(
             &cloud.db,
-            "CREATE TRIGGER lb_test_freeze BEFORE INSERT ON lb_flows FOR EACH ROW \
+            "CREATE TRIGGER lb_test_freeze BEFORE INSERT OR UPDATE ON lb_flows FOR EACH ROW \
              EXECUTE FUNCTION lb_test_freeze()",
         )
         .await;
@@ -464,6 +467,14 @@ pub async fn freeze(cloud: &Cloud) {
         exec(
             &cloud.db,
             "CREATE TRIGGER lb_test_freeze AFTER INSERT ON lb_flows BEGIN \
+             UPDATE lb_flows SET lease_holder = 'frozen', lease_expires = 9000000000000000 \
+             WHERE id = NEW.id; END",
+        )
+        .await;
+        exec(
+            &cloud.db,
+            "CREATE TRIGGER lb_test_freeze_hold AFTER UPDATE OF lease_holder ON lb_flows \
+             WHEN NEW.lease_holder LIKE 'request/%' BEGIN \
              UPDATE lb_flows SET lease_holder = 'frozen', lease_expires = 9000000000000000 \
              WHERE id = NEW.id; END",
         )
@@ -477,6 +488,7 @@ pub async fn thaw(cloud: &Cloud) {
         exec(&cloud.db, "DROP TRIGGER lb_test_freeze ON lb_flows").await;
     } else {
         exec(&cloud.db, "DROP TRIGGER lb_test_freeze").await;
+        exec(&cloud.db, "DROP TRIGGER lb_test_freeze_hold").await;
     }
     exec(
         &cloud.db,
