@@ -7,6 +7,7 @@
 //! Every call is idempotent: a step may run again after a crash, so a
 //! backend looks before it creates and treats "already gone" as done.
 
+pub mod agent_client;
 pub mod noop;
 
 use futures::future::BoxFuture;
