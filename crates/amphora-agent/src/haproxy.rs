@@ -155,14 +155,37 @@ pub async fn check(cfg: &AgentConfig, file: &Path) -> Result<String, String> {
 }
 
 fn pid_alive(pid: i32) -> bool {
-    // A zombie (nobody reaped it yet) counts as gone.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .map(|(_, rest)| !rest.trim_start().starts_with('Z'))
-            .unwrap_or(false),
-        Err(_) => false,
-    }
+    // A zombie (nobody reaped it yet) counts as gone, but only once every
+    // thread is: a multi-threaded haproxy whose main thread exited first
+    // shows its leader as a zombie while other threads still hold the
+    // listening sockets.
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.filter_map(Result::ok).any(|t| {
+        std::fs::read_to_string(t.path().join("stat")).is_ok_and(|stat| {
+            stat.rsplit_once(')').is_some_and(|(_, rest)| {
+                let state = rest.trim_start();
+                !state.starts_with('Z') && !state.starts_with('X')
+            })
+        })
+    })
+}
+
+/// Live processes whose command line names `config` (haproxy's `-f`).
+fn serving(config: &Path) -> Vec<i32> {
+    let want = config.as_os_str().as_encoded_bytes();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|b| *b == 0).any(|arg| arg == want))
+        })
+        .filter(|pid| pid_alive(*pid))
+        .collect()
 }
 
 /// Pids from a pid file that are still running.
@@ -229,7 +252,15 @@ pub async fn kill_and_wait(pids: &[i32]) -> Result<(), String> {
 
 pub async fn stop(cfg: &AgentConfig, lb: &str) -> Result<(), String> {
     let pid_file = Paths(cfg).pid(lb);
-    let pids = live_pids(&pid_file);
+    let mut pids = live_pids(&pid_file);
+    // A process of a reload the pid file no longer names (a `-sf`
+    // predecessor still finishing, or one that lost a race on the file)
+    // serves this load balancer too: it runs with its config file.
+    for p in serving(&Paths(cfg).cfg(lb)) {
+        if !pids.contains(&p) {
+            pids.push(p);
+        }
+    }
     kill_and_wait(&pids).await?;
     let _ = std::fs::remove_file(pid_file);
     Ok(())

@@ -10,6 +10,7 @@ mod api;
 mod haproxy;
 mod net;
 mod sysinfo;
+mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
 pub use api::router;
+pub use tls::ServerTls;
 
 /// The agent's configuration file (`neutrino amphora-agent --config <file>`, TOML).
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -112,10 +114,21 @@ impl AgentConfig {
     /// Reads a TOML config file; `config_file` defaults to its own path.
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut cfg: AgentConfig =
-            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut cfg: AgentConfig = toml::from_str(&text).map_err(|e| {
+            // toml's Display draws the offending line over several lines;
+            // operators get one: `file:line:col: message`.
+            let at = e.span().map_or(String::new(), |span| {
+                let before = text.get(..span.start).unwrap_or(&text);
+                let line = before.matches('\n').count() + 1;
+                let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!(":{line}:{col}")
+            });
+            format!("{}{at}: {}", path.display(), e.message().trim())
+        })?;
         if cfg.config_file.is_none() {
-            cfg.config_file = Some(path.to_path_buf());
+            // Absolute, so that `PUT /1.0/config` finds it under base_dir.
+            cfg.config_file =
+                Some(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
         }
         Ok(cfg)
     }
@@ -248,6 +261,29 @@ pub async fn run(
         .await
         .map_err(|e| format!("bind {}: {e}", config.bind))?;
     serve_with_hooks(config, hooks, listener, tls, stop)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The whole `neutrino amphora-agent --config <file>` entry: loads the
+/// file, its `[tls]` files ([`ServerTls::load`]), binds `config.bind` and
+/// serves over mTLS until `stop`, `PUT /1.0/certificate` replacing the
+/// certificate new handshakes present.
+pub async fn run_mtls(
+    config_path: &Path,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let config = AgentConfig::load(config_path)?;
+    let tls = ServerTls::load(&config).map_err(|e| format!("{}: {e}", config_path.display()))?;
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .map_err(|e| format!("bind {}: {e}", config.bind))?;
+    tracing::info!(bind = %config.bind, amphora_id = %config.amphora_id, "amphora agent serving (mTLS)");
+    let hooks = Hooks {
+        on_certificate: Some(tls.certificate_hook()),
+        on_config: None,
+    };
+    serve_with_hooks(config, hooks, listener, Some(tls.server_config), stop)
         .await
         .map_err(|e| e.to_string())
 }

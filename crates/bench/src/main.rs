@@ -490,6 +490,10 @@ async fn main() -> anyhow::Result<()> {
             "| {backend} | server RSS after the run | {} | |",
             rss_breakdown(pid)?
         );
+        println!(
+            "| {backend} | server peak RSS (VmHWM) | {:.1} MiB | |",
+            status_kib(pid, "VmHWM")? as f64 / 1024.0
+        );
         drop(server);
         let _ = std::fs::remove_dir_all(&dir);
         return Ok(());

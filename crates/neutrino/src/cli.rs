@@ -40,6 +40,10 @@ pub enum Command {
     /// Plug a Network API port into a network namespace on this host (a
     /// stand-in for a VM or pod), or unplug it.
     Port(crate::port_cli::PortArgs),
+    /// Run the amphora agent (Octavia's amphora API 1.0 over mTLS) from
+    /// its configuration file; normally started by the load-balancer
+    /// backend inside an amphora's namespace.
+    AmphoraAgent(crate::agent_cli::AgentArgs),
 }
 
 #[derive(Args, Debug, Clone, Default)]

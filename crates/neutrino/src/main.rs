@@ -1,6 +1,7 @@
 //! The `neutrino` command: wiring only. Everything it runs lives in the
 //! library crates.
 
+mod agent_cli;
 mod allocator;
 mod chassis;
 mod cli;
@@ -46,6 +47,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             cli::Command::Operator(args) => operator_cli::run(args).await,
             cli::Command::Dns(args) => dns_cli::run(args).await,
             cli::Command::Port(args) => port_cli::run(args).await,
+            cli::Command::AmphoraAgent(args) => agent_cli::run(args).await,
             cli::Command::Serve(args) => server::serve(config::Settings::resolve(&args)?).await,
             cli::Command::Up(up) => {
                 let settings = config::Settings::resolve_up(&up)?;

@@ -21,6 +21,14 @@ from typing import Optional
 import requests
 
 src_dir, agent_port, hap_port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+# Optional: --tls CLIENT_CERT CA NEW_SERVER_BUNDLE AMPHORA_ID = talk HTTPS
+# through upstream's own CustomHostNameCheckingAdapter (client cert = the
+# controller's cert+key PEM, CA = the LB CA, hostname check = amphora id),
+# and rotate the agent's certificate to NEW_SERVER_BUNDLE.
+tls = None
+if len(sys.argv) > 4 and sys.argv[4] == "--tls":
+    tls = dict(client_cert=sys.argv[5], server_ca=sys.argv[6], new_bundle=sys.argv[7],
+               amphora_id=sys.argv[8])
 path = os.path.join(src_dir, "octavia/amphorae/drivers/haproxy/rest_api_driver.py")
 lines = open(path).read().splitlines(True)
 start = next(i for i, l in enumerate(lines) if l.startswith("class AmphoraAPIClientBase"))
@@ -29,6 +37,10 @@ end = next((i for i in range(start + 1, len(lines))
             and i > next(j for j, l in enumerate(lines) if l.startswith("class AmphoraAPIClient1_0"))),
            len(lines))
 code = "".join(lines[start:end])
+if tls:
+    a_start = next(i for i, l in enumerate(lines) if l.startswith("class CustomHostNameCheckingAdapter"))
+    a_end = next(i for i in range(a_start + 1, len(lines)) if lines[i].startswith("class "))
+    code = "".join(lines[a_start:a_end]) + code
 
 class HTTPError(Exception):
     def __init__(self, r):
@@ -46,10 +58,12 @@ ns = dict(
     warnings=warnings, Optional=Optional, requests=requests,
     LOG=logging.getLogger("octavia-client"),
     CONF=types.SimpleNamespace(haproxy_amphora=types.SimpleNamespace(
-        client_cert=None, server_ca=None, bind_port=agent_port,
+        client_cert=tls and tls["client_cert"], server_ca=tls and tls["server_ca"],
+        bind_port=agent_port,
         rest_request_conn_timeout=10, rest_request_read_timeout=60,
         connection_max_retries=3, connection_retry_interval=1,
-        lb_network_interface="o-hm0")),
+        lb_network_interface="o-hm0"),
+        amphora_agent=types.SimpleNamespace(agent_tls_protocol="TLSv1.2")),
     consts=types.SimpleNamespace(
         REQ_CONN_TIMEOUT="req_conn_timeout", REQ_READ_TIMEOUT="req_read_timeout",
         CONN_MAX_RETRIES="conn_max_retries", CONN_RETRY_INTERVAL="conn_retry_interval",
@@ -64,13 +78,18 @@ ns = dict(
     db_models=types.SimpleNamespace(Amphora=object),
     CustomHostNameCheckingAdapter=requests.adapters.HTTPAdapter,
 )
+if tls:
+    del ns["CustomHostNameCheckingAdapter"]  # upstream's own, from the source
 exec(compile(code, path, "exec"), ns)
 
-class Client(ns["AmphoraAPIClient1_0"]):
-    def _base_url(self, ip, api_version=None):
-        return f"http://{ip}:{agent_port}/" + (f"{api_version}/" if api_version else "")
+if tls:
+    Client = ns["AmphoraAPIClient1_0"]  # upstream's https:// _base_url
+else:
+    class Client(ns["AmphoraAPIClient1_0"]):
+        def _base_url(self, ip, api_version=None):
+            return f"http://{ip}:{agent_port}/" + (f"{api_version}/" if api_version else "")
 
-amp = types.SimpleNamespace(id="5d1c6f0e-4a63-4f4e-9a7b-1a2b3c4d5e6f",
+amp = types.SimpleNamespace(id=tls["amphora_id"] if tls else "5d1c6f0e-4a63-4f4e-9a7b-1a2b3c4d5e6f",
                             lb_network_ip="127.0.0.1", api_version="1.0")
 lb_id = "9b8f0c2e-7e0e-4d39-8e3e-0f4e5d6c7b8a"
 c = Client()
@@ -110,7 +129,23 @@ print("upload_cert_pem:", c.upload_cert_pem(amp, lb_id, "abc.pem", pem).status_c
 md5 = c.get_cert_md5sum(amp, lb_id, "abc.pem")
 assert md5 == hashlib.md5(pem).hexdigest(), md5
 print("get_cert_md5sum ok:", md5)
-print("update_cert_for_rotation:", c.update_cert_for_rotation(amp, pem).status_code)
+if tls:
+    new_bundle = open(tls["new_bundle"], "rb").read()
+    print("update_cert_for_rotation:", c.update_cert_for_rotation(amp, new_bundle).status_code)
+    # A new connection must now be served the new certificate.
+    c.session.close()
+    ctx = ssl.create_default_context(cafile=tls["server_ca"])
+    ctx.check_hostname = False
+    ctx.load_cert_chain(tls["client_cert"])
+    with socket.create_connection(("127.0.0.1", agent_port)) as s, ctx.wrap_socket(s) as t:
+        served = t.getpeercert(binary_form=True)
+    want = ssl.PEM_cert_to_DER_cert(new_bundle.decode().split("-----END CERTIFICATE-----")[0]
+                                    + "-----END CERTIFICATE-----\n")
+    assert served == want, "the agent still serves the old certificate"
+    print("new certificate served: ok")
+    print("info after rotation:", c.get_info(amp)["api_version"])
+else:
+    print("update_cert_for_rotation:", c.update_cert_for_rotation(amp, pem).status_code)
 print("update_agent_config:", c.update_agent_config(amp, "[DEFAULT]\ndebug = False\n").status_code)
 print("get_interface:", c.get_interface(amp, "127.0.0.1"))
 print("delete_cert_pem:", c.delete_cert_pem(amp, lb_id, "abc.pem").status_code)
