@@ -25,10 +25,19 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
 use neutrino_pki::Issued;
-use reqwest::{Method, StatusCode};
+use rustls::pki_types::ServerName;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::net::SocketAddr;
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tokio_rustls::TlsConnector;
 
 use crate::engine::StepError;
 
@@ -104,13 +113,29 @@ pub enum VipPlugged {
     AlreadyPlugged,
 }
 
-/// A client for one amphora's agent. Cheap to clone; keeps connections.
-#[derive(Clone, Debug)]
+/// A client for one amphora's agent. Cheap to clone. One connection per
+/// call (HTTP/1.1 over rustls with hyper): calls are few and far between,
+/// and a fresh handshake re-checks the agent's certificate each time.
+#[derive(Clone)]
 pub struct AgentClient {
     amphora_id: String,
     /// `https://{ip}:{port}` (IPv6 bracketed), no trailing slash.
     root: String,
-    http: reqwest::Client,
+    addr: SocketAddr,
+    /// `{ip}:{port}` as the `Host` header.
+    host: String,
+    tls: TlsConnector,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+}
+
+impl std::fmt::Debug for AgentClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentClient")
+            .field("amphora_id", &self.amphora_id)
+            .field("root", &self.root)
+            .finish()
+    }
 }
 
 impl AgentClient {
@@ -160,19 +185,14 @@ impl AgentClient {
             IpAddr::V4(v4) => v4.to_string(),
             IpAddr::V6(v6) => format!("[{v6}]"),
         };
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(Arc::unwrap_or_clone(tls))
-            .user_agent(USER_AGENT)
-            .connect_timeout(connect_timeout)
-            .read_timeout(read_timeout)
-            .http1_only()
-            .no_proxy()
-            .build()
-            .map_err(|e| StepError::permanent(format!("agent client for {amphora_id}: {e}")))?;
         Ok(AgentClient {
             amphora_id: amphora_id.to_owned(),
             root: format!("https://{host}:{port}"),
-            http,
+            addr: SocketAddr::new(lb_network_ip, port),
+            host: format!("{host}:{port}"),
+            tls: TlsConnector::from(tls),
+            connect_timeout,
+            read_timeout,
         })
     }
 
@@ -384,25 +404,22 @@ impl AgentClient {
     ) -> Result<Answer, StepError> {
         let url = format!("{}{path}", self.root);
         let what = format!("{method} {url}");
-        let mut req = self.http.request(method, &url);
-        if let Some(ct) = content_type {
-            req = req.header(reqwest::header::CONTENT_TYPE, ct);
-        }
-        if let Some(b) = body {
-            req = req.body(b);
-        }
-        let resp = req.send().await.map_err(|e| transport(&what, &e))?;
-        let status = resp.status();
-        let header = |name: reqwest::header::HeaderName| {
-            resp.headers()
+        let (parts, bytes) = self
+            .exchange(method, path, body, content_type)
+            .await
+            .map_err(|e| StepError::transient(format!("{what}: {e}")))?;
+        let status = parts.status;
+        let header = |name: header::HeaderName| {
+            parts
+                .headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        let is_json = header(reqwest::header::CONTENT_TYPE)
+        let is_json = header(header::CONTENT_TYPE)
             .is_some_and(|ct| ct.trim_start().starts_with("application/json"));
-        let etag = header(reqwest::header::ETAG).map(|e| e.trim_matches('"').to_owned());
-        let text = resp.text().await.map_err(|e| transport(&what, &e))?;
+        let etag = header(header::ETAG).map(|e| e.trim_matches('"').to_owned());
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         let json = if is_json {
             serde_json::from_str(&text).ok()
         } else {
@@ -436,6 +453,56 @@ impl AgentClient {
         Ok(answer)
     }
 
+    /// Connect, handshake (the name check is the TLS config's), send, read.
+    /// Any failure before a whole answer is a transport failure, all
+    /// `Transient`: the agent may still be booting or restarting, a
+    /// management address may still be held by an amphora being replaced;
+    /// the step's attempt budget bounds the retries (upstream also retries
+    /// `requests`' `ConnectionError`, `SSLError` included).
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+        content_type: Option<&str>,
+    ) -> Result<(hyper::http::response::Parts, Bytes), String> {
+        let tcp = timeout(self.connect_timeout, TcpStream::connect(self.addr))
+            .await
+            .map_err(|_| "timed out: connect".to_string())?
+            .map_err(|e| format!("cannot connect: {}", chain(&e)))?;
+        let name = ServerName::IpAddress(self.addr.ip().into());
+        let tls = timeout(self.connect_timeout, self.tls.connect(name, tcp))
+            .await
+            .map_err(|_| "timed out: TLS handshake".to_string())?
+            .map_err(|e| format!("cannot connect: TLS: {}", chain(&e)))?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .map_err(|e| format!("cannot connect: {}", chain(&e)))?;
+        let driver = tokio::spawn(conn);
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, &self.host)
+            .header(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+        if let Some(ct) = content_type {
+            req = req.header(header::CONTENT_TYPE, ct);
+        }
+        let req = req
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .map_err(|e| e.to_string())?;
+        let answer = async {
+            let resp = sender.send_request(req).await.map_err(|e| chain(&e))?;
+            let (parts, body) = resp.into_parts();
+            let bytes = body.collect().await.map_err(|e| chain(&e))?.to_bytes();
+            Ok::<_, String>((parts, bytes))
+        };
+        let out = timeout(self.read_timeout, answer)
+            .await
+            .map_err(|_| "timed out: reading the answer".to_string())?;
+        driver.abort();
+        out
+    }
+
     fn bad_answer(&self, what: &str, e: impl std::fmt::Display) -> StepError {
         StepError::permanent(format!(
             "agent of amphora {}: unexpected {what} answer: {e}",
@@ -444,30 +511,17 @@ impl AgentClient {
     }
 }
 
-/// A reqwest error before an answer: refused, unreachable, TLS refused
-/// (either end), timed out, cut off. All `Transient`: the agent may still
-/// be booting or restarting, a management address may still be held by an
-/// amphora being replaced; the step's attempt budget bounds the retries
-/// (upstream also retries `requests`' `ConnectionError`, `SSLError` included).
-fn transport(what: &str, e: &reqwest::Error) -> StepError {
-    let mut msg = format!("{what}: ");
-    if e.is_timeout() {
-        msg.push_str("timed out: ");
-    } else if e.is_connect() {
-        msg.push_str("cannot connect: ");
-    }
-    // The chain carries the useful part (ECONNREFUSED, the rustls error).
-    let mut src: Option<&dyn std::error::Error> = Some(e);
-    let mut first = true;
+/// The chain of an error as one line (the useful part, ECONNREFUSED or
+/// the rustls error, is usually a source).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
     while let Some(s) = src {
-        if !first {
-            msg.push_str(": ");
-        }
+        msg.push_str(": ");
         msg.push_str(&s.to_string());
-        first = false;
         src = s.source();
     }
-    StepError::transient(msg)
+    msg
 }
 
 fn details_of(v: &Value) -> String {
