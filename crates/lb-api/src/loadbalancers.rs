@@ -357,12 +357,12 @@ async fn update(
     let mut new = req.apply(&current);
     let real_vips = state.config.network_driver == crate::NetworkDriver::Neutrino;
     if let Some(sgs) = req.vip_sg_ids.value().filter(|_| real_vips) {
-        let groups = neutrino_store::security_groups::lock(&mut tx, sgs)
-            .await
-            .map_err(db)?;
-        if let Some(missing) = sgs.iter().find(|s| !groups.iter().any(|g| &g.id == *s)) {
-            return Err(LbError::invalid_subresource("Security Group", missing).into());
-        }
+        // Another project's group is as missing, as on create.
+        let who = vip::Asker {
+            project: &current.project_id,
+            admin: caller.0.is_admin(),
+        };
+        vip::usable_groups(&mut tx, sgs, &who).await?;
         if let Some(port) = current.vip.port_id.as_deref() {
             neutrino_store::ports::set_security_groups(&mut tx, port, sgs)
                 .await

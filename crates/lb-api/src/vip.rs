@@ -222,16 +222,7 @@ pub async fn allocate(
     }
     let primary = r.subnet.as_ref().map(|s| s.id.clone());
     let sg_ids = req.vip_sg_ids.clone();
-    let groups = neutrino_store::security_groups::lock(tx, &sg_ids)
-        .await
-        .map_err(db)?;
-    if let Some(missing) = sg_ids.iter().find(|id| {
-        !groups
-            .iter()
-            .any(|g| &g.id == *id && (who.admin || g.project_id == who.project))
-    }) {
-        return Err(LbError::invalid_subresource("Security Group", missing));
-    }
+    usable_groups(tx, &sg_ids, who).await?;
     let device_id = format!("lb-{lb_id}");
     let (mut port, octavia_owned) = match r.user_port {
         Some(mut p) => {
@@ -304,6 +295,23 @@ pub async fn allocate(
         })
         .collect();
     Ok((vip, additional))
+}
+
+/// Locks the security groups `ids` (share) and checks each exists and is
+/// usable by `who` (its own project's, or any for an admin): the VIP's
+/// `vip_sg_ids` on create and update.
+pub async fn usable_groups(tx: &mut Tx, ids: &[String], who: &Asker<'_>) -> Result<(), LbError> {
+    let groups = neutrino_store::security_groups::lock(tx, ids)
+        .await
+        .map_err(db)?;
+    match ids.iter().find(|id| {
+        !groups
+            .iter()
+            .any(|g| &g.id == *id && (who.admin || g.project_id == who.project))
+    }) {
+        Some(missing) => Err(LbError::invalid_subresource("Security Group", missing)),
+        None => Ok(()),
+    }
 }
 
 /// Upstream's `network_noop_driver.allocate_vip`: the ids as given (or

@@ -499,3 +499,85 @@ async fn the_noop_network_driver_takes_ids_as_given_and_makes_no_port() {
         );
     }
 }
+
+/// Another project's security group is refused on the VIP, on create and
+/// on update (400 as a missing one), and the VIP port keeps its groups.
+#[tokio::test]
+async fn another_projects_security_group_is_refused_on_the_vip() {
+    for cloud in backends().await {
+        let b = cloud.backend;
+        let app = cloud.lb(LbConfig::default());
+        let (_, subnet) = cloud.network(&cloud.alice, "10.26.0.0/24").await;
+        let theirs = send_json(
+            &cloud.net,
+            "POST",
+            "/v2.0/security-groups",
+            Some(&cloud.admin),
+            json!({"security_group": {"name": "admins"}}),
+        )
+        .await;
+        assert_eq!(theirs.status, 201, "{b}: {}", theirs.body);
+        let sg = theirs.body["security_group"]["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        let refused = format!("Security Group {sg} not found.");
+        let a = send_json(
+            &app,
+            "POST",
+            LBS,
+            Some(&cloud.alice),
+            json!({"loadbalancer": {"vip_subnet_id": subnet, "vip_sg_ids": [sg]}}),
+        )
+        .await;
+        assert_eq!(
+            (a.status.as_u16(), &a.body["faultstring"]),
+            (400, &json!(refused)),
+            "{b}"
+        );
+        let a = send_json(
+            &app,
+            "POST",
+            LBS,
+            Some(&cloud.alice),
+            json!({"loadbalancer": {"vip_subnet_id": subnet}}),
+        )
+        .await;
+        let id = a.body["loadbalancer"]["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        let port = a.body["loadbalancer"]["vip_port_id"]
+            .as_str()
+            .expect("port")
+            .to_string();
+        let path = format!("{LBS}/{id}");
+        cloud.wait_for(&app, &path, "loadbalancer", "ACTIVE").await;
+        let u = send_json(
+            &app,
+            "PUT",
+            &path,
+            Some(&cloud.alice),
+            json!({"loadbalancer": {"vip_sg_ids": [sg]}}),
+        )
+        .await;
+        assert_eq!(
+            (u.status.as_u16(), &u.body["faultstring"]),
+            (400, &json!(refused)),
+            "{b}"
+        );
+        let p = send(
+            &cloud.net,
+            "GET",
+            &format!("/v2.0/ports/{port}"),
+            Some(&cloud.admin),
+        )
+        .await;
+        assert_eq!(p.body["port"]["security_groups"], json!([]), "{b}");
+        let lb = send(&app, "GET", &path, Some(&cloud.alice)).await;
+        assert_eq!(
+            lb.body["loadbalancer"]["provisioning_status"], "ACTIVE",
+            "{b}: nothing held"
+        );
+    }
+}
