@@ -22,7 +22,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${NEUTRINO_VENV:-$ROOT/.venv}"
 PYTHON="${NEUTRINO_PYTHON:-python3}"
 CONSTRAINTS="$ROOT/scripts/python-constraints.txt"
-PY_PKGS=(python-openstackclient openstacksdk python-octaviaclient)
+PY_PKGS=(python-openstackclient openstacksdk python-octaviaclient python-barbicanclient)
 DEB_PKGS=(postgresql-15 postgresql-client-15 iproute2 dnsutils dnsmasq-base
   openvswitch-switch ovn-central ovn-host ethtool iputils-ping isc-dhcp-client haproxy)
 
@@ -124,3 +124,40 @@ T2=$SECONDS
 ver="$("$VENV/bin/openstack" --version 2>&1)" || die "$VENV/bin/openstack --version failed: $ver"
 log "verify: $ver; PostgreSQL $(/usr/lib/postgresql/15/bin/postgres --version | awk '{print $3}')"
 log "done in $((SECONDS - T0))s (apt $((T1 - T0))s, python $((T2 - T1))s)"
+
+# ------------------------------------------------------------------ upstream Octavia source
+# crates/amphora-agent/tests/upstream_client.rs drives the amphora agent with
+# upstream Octavia 19.0.0's own REST client (AmphoraAPIClient1_0 and
+# CustomHostNameCheckingAdapter in octavia/amphorae/drivers/haproxy/
+# rest_api_driver.py), loaded from the source. The wheel is only unpacked,
+# not installed (its dependencies would pull in half of OpenStack): the test
+# compiles the few classes it needs and imports their modules with the
+# oslo.* libraries the venv already has.
+# Unpacked beside the venv, into a temporary directory renamed into place, so
+# an interrupted run leaves nothing that looks complete; skipped when present.
+OCTAVIA_VERSION=19.0.0
+OCTAVIA_SRC="$VENV/share/octavia-$OCTAVIA_VERSION"
+if [ -f "$OCTAVIA_SRC/octavia/amphorae/drivers/haproxy/rest_api_driver.py" ]; then
+  log "octavia: $OCTAVIA_SRC already unpacked, skipping"
+else
+  log "octavia: downloading octavia==$OCTAVIA_VERSION (wheel, no dependencies) into $OCTAVIA_SRC"
+  dl="$(mktemp -d)"
+  ok=0
+  for attempt in 1 2 3; do
+    if "$VENV/bin/python" -m pip download -q --no-deps --only-binary=:all: \
+      -d "$dl" "octavia==$OCTAVIA_VERSION"; then ok=1; break; fi
+    log "pip download failed (attempt $attempt), retrying"
+    sleep 5
+  done
+  [ "$ok" -eq 1 ] || die "pip download octavia==$OCTAVIA_VERSION failed"
+  wheels=("$dl"/octavia-"$OCTAVIA_VERSION"-*.whl)
+  [ -f "${wheels[0]}" ] || die "no octavia $OCTAVIA_VERSION wheel in $dl"
+  rm -rf "$OCTAVIA_SRC.partial"
+  mkdir -p "$OCTAVIA_SRC.partial"
+  "$VENV/bin/python" -m zipfile -e "${wheels[0]}" "$OCTAVIA_SRC.partial"
+  rm -rf "$OCTAVIA_SRC"
+  mv "$OCTAVIA_SRC.partial" "$OCTAVIA_SRC"
+  rm -rf "$dl"
+  [ -f "$OCTAVIA_SRC/octavia/amphorae/drivers/haproxy/rest_api_driver.py" ] \
+    || die "$OCTAVIA_SRC holds no rest_api_driver.py"
+fi

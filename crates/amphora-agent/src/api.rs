@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 
 use crate::haproxy::{self, Paths, md5_hex, safe_id};
 use crate::net::{self, Found};
-use crate::{AgentConfig, Hooks, sysinfo};
+use crate::{AgentConfig, Hooks, agent_conf, sysinfo};
 
 struct Agent {
     cfg: AgentConfig,
@@ -426,11 +426,31 @@ async fn update_config(State(a): S, body: Bytes) -> Response {
             path.display()
         ));
     }
-    if let Err(e) = write_private(path, &body) {
+    let _g = a.lock.lock().await;
+    let current = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            toml::to_string(&a.cfg).unwrap_or_default()
+        }
+        Err(e) => return fail(format!("{}: {e}", path.display())),
+    };
+    // A body the agent could not start from is refused, and the file
+    // stays as it was.
+    let text = match agent_conf::updated(&current, &body) {
+        Ok(t) => t,
+        Err(e) => {
+            return err(
+                StatusCode::BAD_REQUEST,
+                "Unable to update amphora-agent configuration.",
+                e,
+            );
+        }
+    };
+    if let Err(e) = write_private(path, text.as_bytes()) {
         return fail(e.to_string());
     }
     if let Some(hook) = &a.hooks.on_config {
-        hook(&String::from_utf8_lossy(&body));
+        hook(&text);
     }
     ok(StatusCode::ACCEPTED)
 }
@@ -442,7 +462,9 @@ async fn interface(State(a): S, Path(ip): Path<String>) -> Response {
             json!({"message": "Invalid IP address"}),
         );
     };
-    match net::links(&a.cfg, None).await {
+    // Upstream looks in the amphora-haproxy namespace: the controller asks
+    // for the interface of the VRRP address.
+    match net::ns_links(&a.cfg).await {
         Ok(links) => match links.iter().find(|l| l.addrs.contains(&addr)) {
             Some(l) => j(
                 StatusCode::OK,
@@ -464,42 +486,76 @@ fn no_interface() -> Response {
     )
 }
 
-fn routes_of(v: &Value) -> Result<Vec<(String, String)>, String> {
+/// A subnet's `host_routes` (`[{destination, nexthop}]`).
+fn routes_of(v: &Value) -> Result<Vec<(ipnet::IpNet, IpAddr)>, String> {
     let mut out = Vec::new();
     for r in v.as_array().into_iter().flatten() {
         let dst = r["destination"]
             .as_str()
             .ok_or("host route without destination")?;
         let hop = r["nexthop"].as_str().ok_or("host route without nexthop")?;
-        dst.parse::<ipnet::IpNet>()
-            .map_err(|e| format!("{dst}: {e}"))?;
-        hop.parse::<IpAddr>().map_err(|e| format!("{hop}: {e}"))?;
-        out.push((dst.to_string(), hop.to_string()));
+        let dst: ipnet::IpNet = dst.parse().map_err(|e| format!("{dst}: {e}"))?;
+        let hop: IpAddr = hop.parse().map_err(|e| format!("{hop}: {e}"))?;
+        out.push((dst, hop));
     }
     Ok(out)
 }
 
-struct VipSpec {
-    ip: IpAddr,
-    net: ipnet::IpNet,
-    gateway: Option<IpAddr>,
-    routes: Vec<(String, String)>,
-}
-
-fn parse_vip(ip: &str, v: &Value) -> Result<VipSpec, String> {
+/// An address with its subnet (`subnet_cidr`, `gateway`, `host_routes`):
+/// a VIP or a fixed IP. The CIDR must be a network address, as upstream's
+/// `ipaddress.ip_network` insists.
+fn subnet_addr(ip: &str, v: &Value) -> Result<net::SubnetAddr, String> {
     let ip: IpAddr = ip.parse().map_err(|e| format!("{ip}: {e}"))?;
     let cidr = v["subnet_cidr"].as_str().ok_or("subnet_cidr missing")?;
     let net: ipnet::IpNet = cidr.parse().map_err(|e| format!("{cidr}: {e}"))?;
+    if net != net.trunc() {
+        return Err(format!("{cidr} has host bits set"));
+    }
+    if net.addr().is_ipv4() != ip.is_ipv4() {
+        return Err(format!("{ip} is not of the family of {cidr}"));
+    }
     let gateway = match v["gateway"].as_str() {
         Some(g) if !g.is_empty() => Some(g.parse().map_err(|e| format!("{g}: {e}"))?),
         _ => None,
     };
-    Ok(VipSpec {
+    Ok(net::SubnetAddr {
         ip,
         net,
         gateway,
-        routes: routes_of(&v["host_routes"])?,
+        host_routes: routes_of(&v["host_routes"])?,
     })
+}
+
+/// The VIPs of a plug request: `vip` with the body's subnet, then
+/// `additional_vips` (each `{ip_address, subnet_cidr, gateway,
+/// host_routes}`), and the VRRP address.
+#[allow(clippy::result_large_err)] // a ready 400 answer
+fn vips_of(vip: &str, info: &Value) -> Result<(Vec<net::SubnetAddr>, Option<IpAddr>), Response> {
+    let invalid_vip = |e: String| {
+        j(
+            StatusCode::BAD_REQUEST,
+            json!({"message": format!("Invalid VIP: {e}")}),
+        )
+    };
+    let mut vips = vec![subnet_addr(vip, info).map_err(invalid_vip)?];
+    for extra in info["additional_vips"].as_array().into_iter().flatten() {
+        let ip = extra["ip_address"].as_str().unwrap_or_default();
+        vips.push(subnet_addr(ip, extra).map_err(invalid_vip)?);
+    }
+    let vrrp = match info["vrrp_ip"].as_str() {
+        Some(s) if !s.is_empty() => Some(s.parse::<IpAddr>().map_err(|e| {
+            j(
+                StatusCode::BAD_REQUEST,
+                json!({"message": format!("Invalid VRRP Address: {s}: {e}")}),
+            )
+        })?),
+        _ => None,
+    };
+    Ok((vips, vrrp))
+}
+
+fn active_standby(a: &Agent) -> bool {
+    a.cfg.topology.eq_ignore_ascii_case("ACTIVE_STANDBY")
 }
 
 async fn plug_vip(State(a): S, Path(vip): Path<String>, body: Bytes) -> Response {
@@ -519,38 +575,9 @@ async fn plug_vip(State(a): S, Path(vip): Path<String>, body: Bytes) -> Response
             );
         }
     };
-    let mut vips = Vec::new();
-    match parse_vip(&vip, &info) {
-        Ok(v) => vips.push(v),
-        Err(e) => {
-            return j(
-                StatusCode::BAD_REQUEST,
-                json!({"message": format!("Invalid VIP: {e}")}),
-            );
-        }
-    }
-    for extra in info["additional_vips"].as_array().into_iter().flatten() {
-        match parse_vip(extra["ip_address"].as_str().unwrap_or_default(), extra) {
-            Ok(v) => vips.push(v),
-            Err(e) => {
-                return j(
-                    StatusCode::BAD_REQUEST,
-                    json!({"message": format!("Invalid VIP: {e}")}),
-                );
-            }
-        }
-    }
-    let vrrp: Option<IpAddr> = match info["vrrp_ip"].as_str() {
-        Some(s) if !s.is_empty() => match s.parse() {
-            Ok(ip) => Some(ip),
-            Err(e) => {
-                return j(
-                    StatusCode::BAD_REQUEST,
-                    json!({"message": format!("Invalid VRRP Address: {s}: {e}")}),
-                );
-            }
-        },
-        _ => None,
+    let (vips, vrrp) = match vips_of(&vip, &info) {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let mac = info["mac_address"].as_str().unwrap_or_default().to_string();
     let _g = a.lock.lock().await;
@@ -566,29 +593,13 @@ async fn plug_vip(State(a): S, Path(vip): Path<String>, body: Bytes) -> Response
         Ok(Found::Missing) => return no_interface(),
         Ok(Found::Outer(l)) => l,
     };
+    // Upstream always names the VIP's interface eth1.
     let ifname = match net::adopt(&a.cfg, &link, "eth1").await {
         Ok(n) => n,
         Err(e) => return err(StatusCode::INTERNAL_SERVER_ERROR, "Error plugging VIP", e),
     };
-    // With VRRP, keepalived owns the VIPs; the port's own address is the
-    // VRRP address. Without, the VIPs are the interface's addresses.
-    let mut addrs = Vec::new();
-    if let Some(vrrp) = vrrp {
-        addrs.push(format!("{vrrp}/{}", vips[0].net.prefix_len()));
-    } else {
-        for v in &vips {
-            addrs.push(format!("{}/{}", v.ip, v.net.prefix_len()));
-        }
-    }
-    let mut routes = Vec::new();
-    for v in &vips {
-        if let Some(gw) = v.gateway {
-            let default = if gw.is_ipv4() { "default" } else { "::/0" };
-            routes.push((default.to_string(), gw.to_string()));
-        }
-        routes.extend(v.routes.iter().cloned());
-    }
-    if let Err(e) = net::configure(&a.cfg, &ifname, info["mtu"].as_u64(), &addrs, &routes).await {
+    let spec = net::vip_spec(active_standby(&a), info["mtu"].as_u64(), &vips, vrrp, &[]);
+    if let Err(e) = net::apply(&a.cfg, &ifname, &spec).await {
         return err(StatusCode::INTERNAL_SERVER_ERROR, "Error plugging VIP", e);
     }
     let list: Vec<String> = vips.iter().map(|v| v.ip.to_string()).collect();
@@ -609,38 +620,48 @@ async fn plug_network(State(a): S, body: Bytes) -> Response {
             );
         }
     };
-    let mut addrs = Vec::new();
-    let mut routes = Vec::new();
-    let mut ips = Vec::new();
+    let mut fixed = Vec::new();
     for f in info["fixed_ips"].as_array().into_iter().flatten() {
-        let ip: Option<IpAddr> = f["ip_address"].as_str().and_then(|s| s.parse().ok());
-        let net: Option<ipnet::IpNet> = f["subnet_cidr"].as_str().and_then(|s| s.parse().ok());
-        let (Some(ip), Ok(r)) = (ip, routes_of(&f["host_routes"])) else {
-            return j(
-                StatusCode::BAD_REQUEST,
-                json!({"message": "Invalid network port"}),
-            );
-        };
-        let prefix = net
-            .map(|n| n.prefix_len())
-            .unwrap_or(if ip.is_ipv4() { 32 } else { 128 });
-        ips.push(ip);
-        addrs.push(format!("{ip}/{prefix}"));
-        routes.extend(r);
+        match subnet_addr(f["ip_address"].as_str().unwrap_or_default(), f) {
+            Ok(s) => fixed.push(s),
+            Err(_) => {
+                return j(
+                    StatusCode::BAD_REQUEST,
+                    json!({"message": "Invalid network port"}),
+                );
+            }
+        }
     }
+    // A new subnet on the VRRP port comes with the VIP's own information
+    // (upstream's `vip_net_info`): the interface is then the VIP's.
+    let vip_net = match info.get("vip_net_info") {
+        Some(v @ Value::Object(_)) => match vips_of(v["vip"].as_str().unwrap_or_default(), v) {
+            Ok(x) => Some(x),
+            Err(r) => return r,
+        },
+        _ => None,
+    };
+    let mtu = info["mtu"].as_u64();
+    let ips: Vec<IpAddr> = fixed.iter().map(|f| f.ip).collect();
     let mac = info["mac_address"].as_str().unwrap_or_default().to_string();
     let _g = a.lock.lock().await;
-    let (ifname, existing) = match net::find_by_mac(&a.cfg, &mac, &ips).await {
+    let (ifname, spec, existing) = match net::find_by_mac(&a.cfg, &mac, &ips).await {
         Err(e) => return internal(e),
         Ok(Found::Missing) => return no_interface(),
-        Ok(Found::Plugged(l)) => (l.ifname, true),
+        Ok(Found::Plugged(l)) => {
+            let spec = match &vip_net {
+                Some((vips, vrrp)) => net::vip_spec(active_standby(&a), mtu, vips, *vrrp, &fixed),
+                None => net::port_spec(mtu, &fixed),
+            };
+            (l.ifname, spec, true)
+        }
         Ok(Found::Outer(l)) => {
             let name = match net::next_ifname(&a.cfg).await {
                 Ok(n) => n,
                 Err(e) => return internal(e),
             };
             match net::adopt(&a.cfg, &l, &name).await {
-                Ok(n) => (n, false),
+                Ok(n) => (n, net::port_spec(mtu, &fixed), false),
                 Err(e) => {
                     return err(
                         StatusCode::INTERNAL_SERVER_ERROR,
@@ -651,7 +672,7 @@ async fn plug_network(State(a): S, body: Bytes) -> Response {
             }
         }
     };
-    if let Err(e) = net::configure(&a.cfg, &ifname, info["mtu"].as_u64(), &addrs, &routes).await {
+    if let Err(e) = net::apply(&a.cfg, &ifname, &spec).await {
         return err(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Error plugging network",

@@ -124,6 +124,11 @@ pub async fn ensure_namespace(cfg: &AgentConfig) -> Result<(), String> {
     }
     let mut c = tokio::process::Command::new(&cfg.ip_cmd);
     c.args(["netns", "add"]).arg(ns);
+    run(c).await?;
+    // As upstream's amphora-netns unit: haproxy's health checks and stats
+    // may use 127.0.0.1 in there.
+    let mut c = tokio::process::Command::new(&cfg.ip_cmd);
+    c.args(["-n", ns, "link", "set", "dev", "lo", "up"]);
     run(c).await.map(|_| ())
 }
 
@@ -136,7 +141,13 @@ pub fn write_user_group(cfg: &AgentConfig) -> std::io::Result<PathBuf> {
         "nogroup"
     };
     let path = Paths(cfg).user_group();
-    std::fs::write(&path, format!("global\n    group {group}\n"))?;
+    // An amphora sharing its host (a namespace, not a VM of its own) may
+    // not raise its open-file limit to what `maxconn` asks for; haproxy
+    // then serves within the limit it has instead of refusing to start.
+    std::fs::write(
+        &path,
+        format!("global\n    group {group}\n    no strict-limits\n"),
+    )?;
     Ok(path)
 }
 

@@ -6,6 +6,7 @@
 //!
 //! Everything the agent writes lives under [`AgentConfig::base_dir`].
 
+mod agent_conf;
 mod api;
 mod haproxy;
 mod net;
@@ -34,8 +35,10 @@ pub struct AgentConfig {
     /// Listen address (upstream `[haproxy_amphora] bind_host:bind_port`).
     #[serde(default = "default_bind")]
     pub bind: SocketAddr,
-    /// The agent's own config file, rewritten by `PUT /1.0/config`; must be
-    /// under `base_dir` (otherwise that call answers 500).
+    /// The agent's own config file, rewritten by `PUT /1.0/config` (with a
+    /// TOML body as sent; upstream's INI `amphora-agent.conf` updates only
+    /// `[heartbeat]`); must be under `base_dir` (otherwise that call
+    /// answers 500).
     #[serde(default)]
     pub config_file: Option<PathBuf>,
     #[serde(default = "default_haproxy")]

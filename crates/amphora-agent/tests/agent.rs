@@ -16,10 +16,15 @@ struct Agent {
 }
 
 async fn agent() -> Agent {
+    agent_with(|_| {}).await
+}
+
+async fn agent_with(f: impl FnOnce(&mut AgentConfig)) -> Agent {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join("agent");
     let mut cfg = AgentConfig::new("5d1c6f0e-4a63-4f4e-9a7b-1a2b3c4d5e6f", &base);
     cfg.config_file = Some(base.join("amphora-agent.toml"));
+    f(&mut cfg);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -353,13 +358,26 @@ async fn interfaces_config_vrrp_and_404s() {
         .await;
     assert_eq!(s, 404);
 
-    // Agent config rewrite.
-    let (s, v, _) = a.put("/1.0/config", "amphora_id = \"x\"\n").await;
+    // Agent config rewrite: a whole TOML config is written as sent.
+    let conf = a.base.join("amphora-agent.toml");
+    let text = "amphora_id = \"x\"\nbase_dir = \"/var/lib/x\"\n";
+    let (s, v, _) = a.put("/1.0/config", text).await;
     assert_eq!((s, v), (202, serde_json::json!({"message": "OK"})));
-    assert_eq!(
-        std::fs::read_to_string(a.base.join("amphora-agent.toml")).unwrap(),
-        "amphora_id = \"x\"\n"
-    );
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), text);
+    // What the agent could not start from is refused; the file stays.
+    for bad in [
+        "amphora_id = \"x\"\n",
+        "garbage",
+        "[health_manager]\nheartbeat_interval = soon\n",
+    ] {
+        let (s, v, _) = a.put("/1.0/config", bad).await;
+        assert_eq!(
+            (s, v["message"].as_str()),
+            (400, Some("Unable to update amphora-agent configuration.")),
+            "{bad:?}"
+        );
+        assert_eq!(std::fs::read_to_string(&conf).unwrap(), text);
+    }
 
     // Server certificate.
     let (s, _, _) = a.put("/1.0/certificate", "PEM").await;
@@ -375,4 +393,93 @@ async fn interfaces_config_vrrp_and_404s() {
         (s, v["details"].as_str()),
         (400, Some("Unknown action: frob"))
     );
+}
+
+/// A network namespace name of this test's own; on drop, what runs in it
+/// (started by the test) is killed by PID and the namespace deleted.
+struct Netns(String);
+
+impl Netns {
+    fn pids(&self) -> Vec<i32> {
+        std::process::Command::new("ip")
+            .args(["netns", "pids", &self.0])
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .filter_map(|p| p.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        for pid in self.pids() {
+            if let Some(p) = rustix::process::Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+            }
+        }
+        for _ in 0..100 {
+            if self.pids().is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.0])
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn haproxy_runs_in_the_inner_namespace_the_agent_creates() {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let ns = Netns(format!("nt-agent-hap-{}-{nanos:x}", std::process::id()));
+    let a = agent_with(|c| c.inner_namespace = Some(ns.0.clone())).await;
+    assert!(!std::path::Path::new("/run/netns").join(&ns.0).exists());
+    let port = free_port();
+    let lid = "3f2a1b0c-1111-2222-3333-444455556666";
+    let (s, _, body) = a
+        .put(
+            &format!("/1.0/loadbalancer/{AMP}/{LB}/haproxy"),
+            &haproxy_cfg(lid, port),
+        )
+        .await;
+    assert_eq!(s, 202, "{body}");
+    let (s, _, body) = a.put(&format!("/1.0/loadbalancer/{LB}/start"), "").await;
+    assert_eq!(s, 202, "{body}");
+
+    // Created, with its loopback up (as upstream's amphora-netns unit
+    // leaves amphora-haproxy): haproxy listens on 127.0.0.1 in there.
+    let lo = std::process::Command::new("ip")
+        .args(["-n", &ns.0, "-j", "link", "show", "dev", "lo"])
+        .output()
+        .unwrap();
+    let lo: Value = serde_json::from_slice(&lo.stdout).unwrap();
+    assert!(
+        lo[0]["flags"].as_array().unwrap().iter().any(|f| f == "UP"),
+        "{lo}"
+    );
+    let inside = |port: u16| {
+        std::process::Command::new("ip")
+            .args(["netns", "exec", &ns.0, "bash", "-c"])
+            .arg(format!("exec 3<>/dev/tcp/127.0.0.1/{port}"))
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!(inside(port), "haproxy does not answer inside {}", ns.0);
+    assert!(!listening(port), "haproxy listens outside its namespace");
+    assert!(!ns.pids().is_empty());
+
+    let (s, _, _) = a
+        .call(reqwest::Method::DELETE, &format!("/1.0/listeners/{LB}"), "")
+        .await;
+    assert_eq!(s, 200);
+    assert!(eventually(|| ns.pids().is_empty()).await);
 }

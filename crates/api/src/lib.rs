@@ -20,6 +20,7 @@ mod rbac;
 mod reject;
 mod routers;
 mod security_groups;
+pub mod service_groups;
 pub mod service_ports;
 mod subnets;
 mod tags;

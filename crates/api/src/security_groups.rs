@@ -338,7 +338,7 @@ fn template_rule(
 
 /// Inserts a new group with the rules Neutron gives it. `Ok(false)` when
 /// it is a default group and the project already has one.
-async fn insert_group(tx: &mut Tx, g: &SecurityGroup) -> Result<bool, ApiError> {
+pub(crate) async fn insert_group(tx: &mut Tx, g: &SecurityGroup) -> Result<bool, ApiError> {
     if !store::insert(tx, g).await.map_err(internal)? {
         return Ok(false);
     }

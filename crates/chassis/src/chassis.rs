@@ -181,6 +181,12 @@ impl RunningChassis {
         self.config.local.as_ref().map(|l| l.name.as_str())
     }
 
+    /// The host name the chassis reports (OVS `external_ids:hostname`):
+    /// what ports bound here show as `binding:host_id`.
+    pub fn hostname(&self) -> Option<&str> {
+        self.config.local.as_ref().map(|l| l.hostname.as_str())
+    }
+
     pub fn integration_bridge(&self) -> Option<&str> {
         self.config
             .local

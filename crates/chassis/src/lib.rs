@@ -36,4 +36,6 @@ pub use config::{Central, ChassisConfig, LocalChassis, NB_PORT, NicMapping, SB_P
 pub use daemon::Daemon;
 pub use envfile::OvnEnv;
 pub use error::{Error, Result};
-pub use plug::{Plugged, integration_bridge, plug_internal, plug_veth, tap_name, unplug};
+pub use plug::{
+    Plugged, integration_bridge, is_plugged, plug_internal, plug_veth, tap_name, unplug,
+};

@@ -246,6 +246,12 @@ async fn wait_for_link(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether an OVS interface on this host carries `iface-id` `port_id`.
+pub async fn is_plugged(ovs_db: &Endpoint, port_id: &str) -> Result<bool> {
+    let conn = ovs::connect(ovs_db).await?;
+    Ok(!ovs::find_iface_id(&conn, port_id).await?.is_empty())
+}
+
 /// Unplugs a port: its OVS port goes, and a veth's host end with it (which
 /// deletes the namespace end too). Returns the interfaces removed (none
 /// if the port was not plugged).

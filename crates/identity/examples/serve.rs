@@ -26,6 +26,7 @@ async fn main() -> anyhow::Result<()> {
             identity_url: format!("http://{addr}/v3"),
             network_url: "http://127.0.0.1:9696".into(),
             load_balancer_url: None,
+            key_manager_url: None,
             infra_url: None,
         },
     };

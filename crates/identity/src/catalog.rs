@@ -50,6 +50,12 @@ pub fn services(cfg: &CatalogConfig) -> Vec<Service> {
             cfg.load_balancer_url.as_ref(),
         ),
         (
+            "key-manager",
+            "barbican",
+            "Key Manager Service",
+            cfg.key_manager_url.as_ref(),
+        ),
+        (
             "network-infra",
             "neutrino-infra",
             "Infra Network Service (NetConfig, IPSet, DNSData)",
@@ -118,6 +124,7 @@ mod tests {
             identity_url: "http://h:5000/v3".into(),
             network_url: "http://h:9696".into(),
             load_balancer_url: lb.map(String::from),
+            key_manager_url: None,
             infra_url: None,
         }
     }
@@ -151,6 +158,27 @@ mod tests {
             .map(|e| e.id)
             .collect();
         assert_eq!(ids.len(), 9);
+    }
+
+    #[test]
+    fn key_manager_is_listed_when_configured() {
+        let mut c = cfg(Some("http://h:9876"));
+        c.key_manager_url = Some("http://h:9696/key-manager".into());
+        let cat = catalog(&c);
+        let types: Vec<&str> = cat.iter().map(|s| s["type"].as_str().unwrap()).collect();
+        assert_eq!(
+            types,
+            ["identity", "network", "load-balancer", "key-manager"]
+        );
+        let km = &cat[3];
+        assert_eq!(km["name"], "barbican");
+        assert_eq!(km["endpoints"][0]["url"], "http://h:9696/key-manager");
+        assert_eq!(km["endpoints"].as_array().unwrap().len(), 3);
+        assert!(
+            catalog(&cfg(None))
+                .iter()
+                .all(|s| s["type"] != "key-manager")
+        );
     }
 
     #[test]

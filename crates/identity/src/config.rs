@@ -15,6 +15,9 @@ pub struct CatalogConfig {
     pub network_url: String,
     /// Octavia's endpoint; the service is left out of the catalog when None.
     pub load_balancer_url: Option<String>,
+    /// Barbican's endpoint (service type `key-manager`); the service is
+    /// left out of the catalog when None.
+    pub key_manager_url: Option<String>,
     /// The infra network layer's endpoint (service type `network-infra`);
     /// left out of the catalog when None.
     pub infra_url: Option<String>,

@@ -14,6 +14,7 @@
 //!     identity_url: "http://127.0.0.1:9696/identity/v3".into(),
 //!     network_url: "http://127.0.0.1:9696".into(),
 //!     load_balancer_url: None,
+//!     key_manager_url: None,
 //!     infra_url: None,
 //! };
 //! let identity = Identity::new(db, IdentityConfig::new(secret, catalog));

@@ -70,6 +70,17 @@ pub struct ServeArgs {
     /// `test_with_noop = true`).
     #[arg(long, env = "NEUTRINO_LB_NETWORK_DRIVER")]
     pub lb_network_driver: Option<String>,
+    /// What runs load balancers: `local` (amphorae as namespaces on this
+    /// node, running haproxy and the amphora agent, plugged into br-int),
+    /// `noop` (upstream's noop drivers: no amphora carries traffic), or
+    /// `auto` (the default: `local` when `up` runs the data plane, else
+    /// `noop`).
+    #[arg(long, env = "NEUTRINO_LB_BACKEND")]
+    pub lb_backend: Option<String>,
+    /// Address range of the default load-balancer management network
+    /// `up` makes (`lb-mgmt-subnet`).
+    #[arg(long, env = "NEUTRINO_LB_MGMT_CIDR")]
+    pub lb_mgmt_cidr: Option<String>,
     /// Host name clients use to reach this server, for the service catalog
     /// (defaults to the listen address).
     #[arg(long, env = "NEUTRINO_PUBLIC_HOST")]

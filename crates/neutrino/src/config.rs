@@ -22,6 +22,10 @@ struct FileConfig {
     load_balancer_listen: Option<String>,
     #[serde(alias = "lb_network_driver")]
     lb_network_driver: Option<String>,
+    #[serde(alias = "lb_backend")]
+    lb_backend: Option<String>,
+    #[serde(alias = "lb_mgmt_cidr")]
+    lb_mgmt_cidr: Option<String>,
     #[serde(alias = "public_host")]
     public_host: Option<String>,
     #[serde(alias = "token_secret_file")]
@@ -51,6 +55,14 @@ struct FileConfig {
     dns_domain: Option<String>,
 }
 
+/// See `--lb-backend`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LbBackend {
+    Auto,
+    Local,
+    Noop,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database_url: String,
@@ -62,6 +74,10 @@ pub struct Settings {
     pub load_balancer_listen_explicit: bool,
     /// See `--lb-network-driver`.
     pub lb_network_driver: neutrino_lb_api::NetworkDriver,
+    /// See `--lb-backend`.
+    pub lb_backend: LbBackend,
+    /// See `--lb-mgmt-cidr`.
+    pub lb_mgmt_cidr: String,
     pub public_host: Option<String>,
     pub token_secret_file: PathBuf,
     pub token_ttl: i64,
@@ -194,6 +210,25 @@ impl Settings {
                 Some(other) => {
                     anyhow::bail!("--lb-network-driver must be neutrino or noop, not {other:?}")
                 }
+            },
+            lb_backend: match args.lb_backend.clone().or(file.lb_backend).as_deref() {
+                None | Some("auto") => LbBackend::Auto,
+                Some("local") => LbBackend::Local,
+                Some("noop") => LbBackend::Noop,
+                Some(other) => {
+                    anyhow::bail!("--lb-backend must be auto, local or noop, not {other:?}")
+                }
+            },
+            lb_mgmt_cidr: {
+                let c = args
+                    .lb_mgmt_cidr
+                    .clone()
+                    .or(file.lb_mgmt_cidr)
+                    .unwrap_or_else(|| crate::lb_mgmt::DEFAULT_CIDR.into());
+                if c.parse::<ipnet::Ipv4Net>().is_err() {
+                    anyhow::bail!("--lb-mgmt-cidr must be an IPv4 CIDR, not {c:?}");
+                }
+                c
             },
             public_host: args.public_host.clone().or(file.public_host),
             token_secret_file,

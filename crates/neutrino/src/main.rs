@@ -10,6 +10,7 @@ mod config;
 mod dataplane;
 mod dns_cli;
 mod infra_cli;
+mod lb_mgmt;
 mod operator_cli;
 mod port_cli;
 mod server;

@@ -156,6 +156,8 @@ async fn run(
                 identity_url: identity_url.clone(),
                 network_url: network_url.clone(),
                 load_balancer_url: load_balancer_url.clone(),
+                // Set once the key manager is served (issue 12 part 6).
+                key_manager_url: None,
                 infra_url: Some(public_url(
                     &settings,
                     network_listener.local_addr()?,
@@ -164,8 +166,9 @@ async fn run(
             },
         },
     );
+    let mut service_project_id = None;
     if let Some(password) = &settings.admin_password {
-        identity
+        let outcome = identity
             .bootstrap(&BootstrapParams {
                 admin_user: settings.admin_user.clone(),
                 admin_password: password.clone(),
@@ -174,6 +177,7 @@ async fn run(
             })
             .await
             .context("bootstrap of the admin account failed")?;
+        service_project_id = Some(outcome.service_project_id);
     }
 
     let mut network_config = settings.network.clone();
@@ -190,9 +194,15 @@ async fn run(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // The load-balancer flow worker runs on every server, with or without
     // the Load-balancer API listener: flows started elsewhere may need it.
+    let local_lb = local_backend(&settings, &db, data_dir, chassis.as_ref())?;
+    let backend: std::sync::Arc<dyn neutrino_lbaas::backend::Backend> = match &local_lb {
+        Some(l) => l.clone(),
+        None => std::sync::Arc::new(neutrino_lbaas::backend::noop::NoopBackend),
+    };
+    tracing::info!(backend = backend.name(), "load-balancer backend");
     let (controller, lb_worker) = neutrino_lbaas::controller::start(
         db.clone(),
-        std::sync::Arc::new(neutrino_lbaas::backend::noop::NoopBackend),
+        backend,
         neutrino_lbaas::engine::WorkerConfig::new(worker_instance(&settings, data_dir)),
         stop_rx.clone(),
     );
@@ -252,6 +262,40 @@ async fn run(
         stop_rx.clone(),
     )?;
 
+    // The amphorae's management network, through the Network API now
+    // that it listens; boots wait for it.
+    let mgmt_task = match (
+        &local_lb,
+        &chassis,
+        data_dir,
+        &settings.admin_password,
+        &service_project_id,
+    ) {
+        (Some(backend), Some(c), Some(dir), Some(password), Some(project)) => {
+            let backend = backend.clone();
+            let setup = MgmtSetup {
+                identity_url: identity_url.clone(),
+                network_url: network_url.clone(),
+                admin_user: settings.admin_user.clone(),
+                admin_password: password.clone(),
+                service_project_id: project.clone(),
+                cidr: settings.lb_mgmt_cidr.clone(),
+                node: c.hostname().unwrap_or("localhost").to_string(),
+                ovs: c.ovs().context("the data plane has no local OVS")?,
+                bridge: c.integration_bridge().unwrap_or("br-int").to_string(),
+                netns: crate::lb_mgmt::controller_netns(dir),
+            };
+            Some(tokio::spawn(async move {
+                let ready = setup.run().await;
+                if let Some((m, _)) = &ready {
+                    backend.set_management(m.clone());
+                }
+                ready.map(|(_, port)| (setup, port))
+            }))
+        }
+        _ => None,
+    };
+
     // Before clouds.yaml, which tells scripts they may now stop us: a
     // SIGTERM from then on must reach the shutdown below, not kill us
     // with the daemons still running.
@@ -289,6 +333,12 @@ async fn run(
     for task in dataplane {
         let _ = task.await;
     }
+    if let Some(task) = mgmt_task {
+        task.abort();
+        if let Ok(Some((setup, port))) = task.await {
+            crate::lb_mgmt::teardown(&setup.ovs, &setup.netns, &port).await;
+        }
+    }
     // Also removes ovn.env, which, like clouds.yaml, means "running".
     if let Some(c) = chassis {
         c.shutdown().await?;
@@ -323,5 +373,96 @@ fn redact(url: &str) -> String {
             }
         }
         _ => url.to_string(),
+    }
+}
+
+/// The local load-balancer backend, when `--lb-backend` and the data
+/// plane call for it.
+fn local_backend(
+    settings: &Settings,
+    db: &Db,
+    data_dir: Option<&Path>,
+    chassis: Option<&neutrino_chassis::RunningChassis>,
+) -> anyhow::Result<Option<std::sync::Arc<neutrino_lbaas::backend::local::LocalBackend>>> {
+    use crate::config::LbBackend;
+    let usable = match (data_dir, chassis) {
+        (Some(dir), Some(c)) => c.ovs().map(|ovs| (dir, c, ovs)),
+        _ => None,
+    };
+    let (dir, c, ovs) = match (settings.lb_backend, usable) {
+        (LbBackend::Noop, _) | (LbBackend::Auto, None) => return Ok(None),
+        (LbBackend::Local, None) => {
+            anyhow::bail!("--lb-backend local needs the data plane of `neutrino up` on this node")
+        }
+        (_, Some(u)) => u,
+    };
+    let ca = neutrino_pki::Ca::load_or_create(&dir.join("lb-ca"))
+        .context("load-balancer certificate authority")?;
+    let cfg = neutrino_lbaas::backend::local::LocalConfig {
+        node: c.hostname().unwrap_or("localhost").to_string(),
+        ovs,
+        bridge: c.integration_bridge().unwrap_or("br-int").to_string(),
+        state_dir: dir.join("amphorae"),
+        agent_program: std::env::current_exe().context("finding the neutrino binary")?,
+        mac_prefix: settings.network.mac_prefix,
+        ready_timeout: std::time::Duration::from_secs(20),
+    };
+    let backend = neutrino_lbaas::backend::local::LocalBackend::new(db.clone(), cfg, ca)
+        .map_err(|e| anyhow::anyhow!("load-balancer backend: {e}"))?;
+    Ok(Some(std::sync::Arc::new(backend)))
+}
+
+/// What the management network task needs, owned.
+struct MgmtSetup {
+    identity_url: String,
+    network_url: String,
+    admin_user: String,
+    admin_password: String,
+    service_project_id: String,
+    cidr: String,
+    node: String,
+    ovs: neutrino_ovsdb::Endpoint,
+    bridge: String,
+    netns: String,
+}
+
+impl MgmtSetup {
+    /// Retries until it works (the APIs have just started) or 2 minutes
+    /// have passed; then load balancers stay PENDING_CREATE until an
+    /// operator fixes what the log says.
+    async fn run(&self) -> Option<(neutrino_lbaas::backend::local::Management, String)> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let r = crate::lb_mgmt::ensure(&crate::lb_mgmt::Setup {
+                identity_url: &self.identity_url,
+                network_url: &self.network_url,
+                admin_user: &self.admin_user,
+                admin_password: &self.admin_password,
+                service_project_id: &self.service_project_id,
+                cidr: &self.cidr,
+                node: &self.node,
+                ovs: &self.ovs,
+                bridge: &self.bridge,
+                netns: &self.netns,
+            })
+            .await;
+            match r {
+                Ok(ready) => return Some(ready),
+                Err(e) if std::time::Instant::now() > deadline => {
+                    tracing::error!(
+                        error = format!("{e:#}"),
+                        "cannot make the load-balancer management network"
+                    );
+                    return None;
+                }
+                Err(e) => {
+                    tracing::debug!(
+                        error = format!("{e:#}"),
+                        "management network not ready, retrying"
+                    );
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                }
+            }
+        }
     }
 }

@@ -206,6 +206,22 @@ pub fn is_router_port(p: &Port) -> bool {
 /// The switch port of `p`, or `None` for ports OVN does not model
 /// (floating IP ports: the NAT rows carry them).
 pub fn port(p: &Port, subnets: &[Subnet]) -> Option<DesiredPort> {
+    port_with(p, subnets, None)
+}
+
+/// A port whose address other ports of its network hold as an allowed
+/// address pair (an Octavia VIP held by its amphorae's VRRP ports).
+#[derive(Clone, Copy, Debug)]
+pub struct Virtual<'a> {
+    pub ip: &'a str,
+    /// The ports naming it, sorted.
+    pub parents: &'a [String],
+}
+
+/// [`port`], as an OVN `virtual` port when `virt` says so (Neutron's OVN
+/// driver does the same): OVN binds it to the chassis of whichever parent
+/// last answered for the address, so the VIP follows its amphora.
+pub fn port_with(p: &Port, subnets: &[Subnet], virt: Option<Virtual<'_>>) -> Option<DesiredPort> {
     if IGNORED_OWNERS.contains(&p.device_owner.as_str()) {
         return None;
     }
@@ -262,10 +278,24 @@ pub fn port(p: &Port, subnets: &[Subnet]) -> Option<DesiredPort> {
             // Without port security the port may receive any destination.
             addresses.push("unknown".into());
         }
-        row.set("type", "");
         row.set("addresses", Value::string_set(addresses));
         row.set("port_security", Value::string_set(security));
-        row.set("options", Value::empty_map());
+        match virt {
+            Some(v) if !v.parents.is_empty() => {
+                row.set("type", "virtual");
+                row.set(
+                    "options",
+                    Value::string_map(vec![
+                        ("virtual-ip", v.ip.to_string()),
+                        ("virtual-parents", v.parents.join(",")),
+                    ]),
+                );
+            }
+            _ => {
+                row.set("type", "");
+                row.set("options", Value::empty_map());
+            }
+        }
         let mut sgs = p.security_groups.clone();
         sgs.sort();
         external_ids.push((KEY_SG_IDS, sgs.join(" ")));

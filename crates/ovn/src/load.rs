@@ -27,6 +27,9 @@ pub struct World {
     pub groups: HashMap<String, SecurityGroup>,
     /// Ids of every subnet running DHCP (for orphan cleanup).
     pub dhcp_subnets: BTreeSet<String>,
+    /// Loaded ports that other ports hold as an allowed address pair: the
+    /// address and the holders (sorted), by port id.
+    pub virtual_parents: HashMap<String, (String, Vec<String>)>,
 }
 
 /// What a pass is about.
@@ -112,6 +115,16 @@ pub async fn load(db: &Db, scope: &Scope, all: bool) -> Result<World, StoreError
             }
         }
     }
+    if !w.ports.is_empty() {
+        let nets: BTreeSet<String> = w.ports.values().map(|p| p.network_id.clone()).collect();
+        let nets: Vec<String> = if all {
+            Vec::new()
+        } else {
+            nets.into_iter().collect()
+        };
+        let holders = ports::address_pair_holders(db, &nets).await?;
+        w.virtual_parents = virtual_parents(&w.ports, &holders);
+    }
     if all || !scope.routers.is_empty() {
         let wanted: Vec<String> = pick(&scope.routers);
         if all {
@@ -165,4 +178,39 @@ pub async fn load(db: &Db, scope: &Scope, all: bool) -> Result<World, StoreError
         }
     }
     Ok(w)
+}
+
+/// For each port, the other ports of its network holding one of its
+/// addresses as an allowed address pair (exact address, or a /32 or /128
+/// of it, as Neutron matches).
+fn virtual_parents(
+    ports: &HashMap<String, Port>,
+    holders: &[(String, String, Vec<neutrino_types::model::AddressPair>)],
+) -> HashMap<String, (String, Vec<String>)> {
+    let mut out: HashMap<String, (String, Vec<String>)> = HashMap::new();
+    for p in ports.values() {
+        for f in &p.fixed_ips {
+            let mut parents: Vec<String> = holders
+                .iter()
+                .filter(|(id, net, pairs)| {
+                    *id != p.id
+                        && *net == p.network_id
+                        && pairs.iter().any(|a| {
+                            let ip = a.ip_address.split('/').next().unwrap_or_default();
+                            let host = !a.ip_address.contains('/')
+                                || a.ip_address.ends_with("/32")
+                                || a.ip_address.ends_with("/128");
+                            host && ip == f.ip_address
+                        })
+                })
+                .map(|(id, _, _)| id.clone())
+                .collect();
+            if !parents.is_empty() {
+                parents.sort();
+                out.insert(p.id.clone(), (f.ip_address.clone(), parents));
+                break;
+            }
+        }
+    }
+    out
 }

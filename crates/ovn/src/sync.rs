@@ -308,10 +308,13 @@ fn build(
     }
 
     for id in ids(&scope.ports, w.ports.keys().collect()) {
-        let d = w
-            .ports
-            .get(&id)
-            .and_then(|p| desired::port(p, w.subnets.get(&p.network_id).unwrap_or(&empty)));
+        let d = w.ports.get(&id).and_then(|p| {
+            let virt = w
+                .virtual_parents
+                .get(&p.id)
+                .map(|(ip, parents)| desired::Virtual { ip, parents });
+            desired::port_with(p, w.subnets.get(&p.network_id).unwrap_or(&empty), virt)
+        });
         if let Err(e) = plan.port(&id, d.as_ref()) {
             debug!(port = %id, error = %e, "port waits");
             not_ready.push(id);

@@ -7,6 +7,7 @@ pub mod db;
 mod error;
 pub mod floatingips;
 pub mod infra;
+pub mod key_manager;
 pub mod lb;
 pub mod lb_flows;
 pub mod locks;

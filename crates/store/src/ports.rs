@@ -323,6 +323,38 @@ pub async fn list(db: &Db, q: &PortQuery) -> Result<Vec<Port>, StoreError> {
     Ok(ports)
 }
 
+/// Ports with allowed address pairs, as `(port id, network id, pairs)`,
+/// on the networks `network_ids` (every network when empty). The data
+/// plane makes a port whose address another port of its network names as
+/// a pair an OVN `virtual` port (as Neutron's OVN driver does for
+/// Octavia's VIPs).
+pub async fn address_pair_holders(
+    db: &Db,
+    network_ids: &[String],
+) -> Result<Vec<(String, String, Vec<AddressPair>)>, StoreError> {
+    let mut sql =
+        "SELECT id, network_id, allowed_address_pairs FROM ports WHERE allowed_address_pairs <> '[]'"
+            .to_string();
+    if !network_ids.is_empty() {
+        sql.push_str(&format!(
+            " AND network_id IN ({})",
+            placeholders(1, network_ids.len())
+        ));
+    }
+    let rows: Vec<(String, String, String)> = dispatch!(db.read(), c => {
+        let mut q = sqlx::query_as(trusted(&sql));
+        for n in network_ids { q = q.bind(n); }
+        q.fetch_all(c).await
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, net, pairs)| {
+            let pairs = serde_json::from_str(&pairs).unwrap_or_default();
+            (id, net, pairs)
+        })
+        .collect())
+}
+
 /// Writes every mutable column and bumps the revision.
 pub async fn update(tx: &mut Tx, p: &Port) -> Result<(), StoreError> {
     dispatch!(tx.conn(), c => sqlx::query(

@@ -347,6 +347,14 @@ pub async fn list_rules(db: &Db, q: &RuleQuery) -> Result<Vec<SecurityGroupRule>
     Ok(rows.into_iter().map(RuleRow::into_model).collect())
 }
 
+/// The rules of group `id`, inside a write transaction.
+pub async fn rules_of_tx(tx: &mut Tx, id: &str) -> Result<Vec<SecurityGroupRule>, StoreError> {
+    let sql = format!("{RULE_SELECT} WHERE r.security_group_id = $1 ORDER BY r.id");
+    let rows = dispatch!(tx.conn(), c => sqlx::query_as::<_, RuleRow>(trusted(&sql))
+        .bind(id).fetch_all(&mut *c).await)?;
+    Ok(rows.into_iter().map(RuleRow::into_model).collect())
+}
+
 /// A rule and the project owning its group.
 pub async fn get_rule(
     db: &Db,

@@ -29,6 +29,7 @@ pub fn config() -> IdentityConfig {
             identity_url: IDENTITY_URL.into(),
             network_url: "http://127.0.0.1:9696".into(),
             load_balancer_url: Some("http://127.0.0.1:9876".into()),
+            key_manager_url: None,
             infra_url: None,
         },
     }

@@ -67,6 +67,7 @@ async fn build(db: Db, backend: &'static str, dir: Option<tempfile::TempDir>) ->
                 identity_url: "http://127.0.0.1:5000/v3".into(),
                 network_url: "http://127.0.0.1:9696/".into(),
                 load_balancer_url: Some(format!("http://{HOST}")),
+                key_manager_url: None,
                 infra_url: None,
             },
         ),

@@ -127,7 +127,18 @@ pub struct AgentClient {
     tls: TlsConnector,
     connect_timeout: Duration,
     read_timeout: Duration,
+    /// How the TCP connection is made: `None` from this process's network
+    /// namespace; otherwise, for instance, from the controller's
+    /// management namespace (see [`super::local::NetnsSockets`]).
+    connector: Option<Connector>,
 }
+
+/// Opens a TCP connection to an agent.
+pub type Connector = Arc<
+    dyn Fn(SocketAddr) -> futures::future::BoxFuture<'static, std::io::Result<TcpStream>>
+        + Send
+        + Sync,
+>;
 
 impl std::fmt::Debug for AgentClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -193,7 +204,15 @@ impl AgentClient {
             tls: TlsConnector::from(tls),
             connect_timeout,
             read_timeout,
+            connector: None,
         })
+    }
+
+    /// Connect through `connector` instead of from this process's
+    /// network namespace.
+    pub fn with_connector(mut self, connector: Connector) -> Self {
+        self.connector = Some(connector);
+        self
     }
 
     pub fn amphora_id(&self) -> &str {
@@ -466,7 +485,11 @@ impl AgentClient {
         body: Option<String>,
         content_type: Option<&str>,
     ) -> Result<(hyper::http::response::Parts, Bytes), String> {
-        let tcp = timeout(self.connect_timeout, TcpStream::connect(self.addr))
+        let connect = match &self.connector {
+            Some(c) => c(self.addr),
+            None => Box::pin(TcpStream::connect(self.addr)),
+        };
+        let tcp = timeout(self.connect_timeout, connect)
             .await
             .map_err(|_| "timed out: connect".to_string())?
             .map_err(|e| format!("cannot connect: {}", chain(&e)))?;

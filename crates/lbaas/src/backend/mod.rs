@@ -8,6 +8,7 @@
 //! backend looks before it creates and treats "already gone" as done.
 
 pub mod agent_client;
+pub mod local;
 pub mod noop;
 
 use futures::future::BoxFuture;

@@ -40,6 +40,7 @@ fn identity_for(db: Db) -> Identity {
                 identity_url: "http://127.0.0.1:5000/v3".into(),
                 network_url: "http://127.0.0.1:9696/".into(),
                 load_balancer_url: None,
+                key_manager_url: None,
                 infra_url: Some("http://127.0.0.1:9696/infra".into()),
             },
         ),
