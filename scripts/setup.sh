@@ -24,7 +24,7 @@ PYTHON="${NEUTRINO_PYTHON:-python3}"
 CONSTRAINTS="$ROOT/scripts/python-constraints.txt"
 PY_PKGS=(python-openstackclient openstacksdk python-octaviaclient python-barbicanclient)
 DEB_PKGS=(postgresql-15 postgresql-client-15 iproute2 dnsutils dnsmasq-base
-  openvswitch-switch ovn-central ovn-host ethtool iputils-ping isc-dhcp-client haproxy)
+  openvswitch-switch ovn-central ovn-host ethtool iputils-ping isc-dhcp-client haproxy openssl keepalived)
 
 export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 T0=$SECONDS

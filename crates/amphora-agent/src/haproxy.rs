@@ -165,7 +165,7 @@ pub async fn check(cfg: &AgentConfig, file: &Path) -> Result<String, String> {
     run(c).await
 }
 
-fn pid_alive(pid: i32) -> bool {
+pub fn pid_alive(pid: i32) -> bool {
     // A zombie (nobody reaped it yet) counts as gone, but only once every
     // thread is: a multi-threaded haproxy whose main thread exited first
     // shows its leader as a zombie while other threads still hold the
@@ -183,18 +183,47 @@ fn pid_alive(pid: i32) -> bool {
     })
 }
 
-/// Live processes whose command line names `config` (haproxy's `-f`).
-fn serving(config: &Path) -> Vec<i32> {
-    let want = config.as_os_str().as_encoded_bytes();
+/// Whether `pid`'s command line has `arg` as one of its arguments.
+pub fn cmdline_has(pid: i32, arg: &Path) -> bool {
+    let want = arg.as_os_str().as_encoded_bytes();
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == want))
+}
+
+fn all_pids() -> Vec<i32> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     dir.filter_map(Result::ok)
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .collect()
+}
+
+/// Live processes in the sessions led by `leaders` (a daemon that called
+/// setsid, and everything it started that did not leave its session).
+pub fn in_sessions(leaders: &[i32]) -> Vec<i32> {
+    if leaders.is_empty() {
+        return Vec::new();
+    }
+    all_pids()
+        .into_iter()
         .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| c.split(|b| *b == 0).any(|arg| arg == want))
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                // After the command name: state ppid pgrp session.
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(3)?.parse::<i32>().ok())
+                    .is_some_and(|sid| leaders.contains(&sid))
+            })
         })
+        .filter(|pid| pid_alive(*pid))
+        .collect()
+}
+
+/// Live processes whose command line names `config` (haproxy's `-f`).
+pub fn serving(config: &Path) -> Vec<i32> {
+    all_pids()
+        .into_iter()
+        .filter(|pid| cmdline_has(*pid, config))
         .filter(|pid| pid_alive(*pid))
         .collect()
 }

@@ -23,6 +23,11 @@
 //!   with 8 clients (`--trees`), the list of `--members` members of one
 //!   pool, and the server's RSS afterwards.
 //!
+//! - `amphora`: `neutrino up` with the local amphora provider (root
+//!   needed): create → ACTIVE with a real amphora, full trees until the
+//!   first 200 through the VIP, requests/s through the VIP vs haproxy
+//!   reached directly, `--amp-lbs` load balancers at once with their RSS.
+//!
 //! Run it against a release build:
 //! `cargo build --release -p neutrino -p neutrino-bench &&
 //!  target/release/neutrino-bench --neutrino target/release/neutrino --database-url sqlite`
@@ -39,6 +44,7 @@ use futures::stream::{self, StreamExt};
 use neutrino_testkit::{ChildGuard, free_tcp_port, wait_for_tcp};
 use serde_json::{Value, json};
 
+mod amphora;
 mod lb;
 mod ovn;
 mod plug;
@@ -55,6 +61,8 @@ enum Scenario {
     Plug,
     /// Load-balancer API (noop provider): create → ACTIVE, full trees, member lists, RSS.
     Lb,
+    /// `neutrino up` with real amphorae: create → ACTIVE, tree → first 200, req/s, RSS.
+    Amphora,
 }
 
 #[derive(Parser, Debug)]
@@ -99,6 +107,27 @@ struct Args {
     /// `lb`: members of the one pool that is listed.
     #[arg(long, default_value_t = 1000)]
     members: usize,
+    /// `amphora`: load balancers created (and deleted) one after the other.
+    #[arg(long, default_value_t = 20)]
+    amp_creates: usize,
+    /// `amphora`: full trees, one at a time, each until a 200 through its VIP.
+    #[arg(long, default_value_t = 5)]
+    amp_trees: usize,
+    /// `amphora`: load balancers (with a listener each) alive at once.
+    #[arg(long, default_value_t = 50)]
+    amp_lbs: usize,
+    /// `amphora`: concurrent clients creating those.
+    #[arg(long, default_value_t = 8)]
+    amp_clients: usize,
+    /// `amphora`: keep-alive connections of the HTTP load.
+    #[arg(long, default_value_t = 8)]
+    amp_connections: usize,
+    /// `amphora`: seconds of HTTP load per target.
+    #[arg(long, default_value_t = 10)]
+    amp_seconds: u64,
+    /// `amphora`: keep the server's log (info, neutrino_lbaas=debug) here.
+    #[arg(long)]
+    amp_log: Option<PathBuf>,
 }
 
 struct Api {
@@ -368,6 +397,20 @@ async fn main() -> anyhow::Result<()> {
         let _ = std::fs::remove_dir_all(&dir);
         return r;
     }
+    if args.scenario == Scenario::Amphora {
+        let sizes = amphora::Sizes {
+            creates: args.amp_creates,
+            trees: args.amp_trees,
+            lbs: args.amp_lbs,
+            clients: args.amp_clients,
+            connections: args.amp_connections,
+            seconds: args.amp_seconds,
+            log: args.amp_log.clone(),
+        };
+        let r = amphora::run(&args.neutrino, &dir, &sizes).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        return r;
+    }
     let db_url = if args.database_url == "sqlite" {
         format!("sqlite://{}/bench.db?mode=rwc", dir.display())
     } else {
@@ -443,7 +486,10 @@ async fn main() -> anyhow::Result<()> {
     // The loads are beyond the default quotas (500 ports, 10 routers, 100
     // rules...); lift them, as an operator running this load would.
     let lifted = match args.scenario {
-        Scenario::Ports | Scenario::Ovn | Scenario::Plug => json!({"port": -1}),
+        // `plug` and `amphora` run `up` and returned above.
+        Scenario::Ports | Scenario::Ovn | Scenario::Plug | Scenario::Amphora => {
+            json!({"port": -1})
+        }
         Scenario::L3 => json!({"router": -1, "network": -1, "subnet": -1, "port": -1,
                                "security_group_rule": -1}),
         // One VIP port per load balancer. The Load-balancer API's own

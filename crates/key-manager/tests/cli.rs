@@ -71,7 +71,7 @@ fn pki() -> (String, String, String) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stock_client_stores_reads_lists_and_deletes() -> Result<()> {
+async fn e2e_stock_client_stores_reads_lists_and_deletes() -> Result<()> {
     let tmp = tempfile::tempdir()?;
     let db = Db::connect(&neutrino_testkit::sqlite_url(tmp.path())).await?;
     db.migrate().await?;

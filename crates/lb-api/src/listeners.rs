@@ -1,9 +1,11 @@
 //! Listeners — `/v2/lbaas/listeners[/{id}]` and `GET {id}/stats`
 //! (design §2.6, §3; octavia 19 `api/v2/controllers/listener.py`).
 //!
-//! Certificate references are not resolved: part one has no key manager,
-//! and upstream's `noop_cert_manager` (what tempest's noop mode runs
-//! against) accepts any reference, so any string is stored as given.
+//! Certificate references (`default_tls_container_ref`,
+//! `sni_container_refs`) must name a bundle of the key manager the load
+//! balancer's project may read (upstream `_validate_tls_refs`), except
+//! with `--lb-network-driver noop`: upstream's `noop_cert_manager`, which
+//! tempest's noop mode runs against, accepts any reference.
 
 use std::net::IpAddr;
 
@@ -227,6 +229,33 @@ pub(crate) fn check_request(req: &ListenerCreate, graph: bool) -> Result<(), LbE
     req.check_options(PROHIBITED_CIPHERS)
 }
 
+/// `_validate_tls_refs`: every certificate reference names a bundle the
+/// load balancer's project (any, for an admin) may read; the first that
+/// does not gets upstream's 400.
+pub(crate) async fn check_tls_refs(
+    state: &LbState,
+    admin: bool,
+    project_id: &str,
+    refs: &[&str],
+) -> Result<(), LbError> {
+    if state.config.network_driver == crate::NetworkDriver::Noop {
+        return Ok(());
+    }
+    for r in refs {
+        if let Err(e) =
+            neutrino_key_manager::tls::load_bundle(&state.db, project_id, admin, r).await
+        {
+            let (status, message) = e.octavia_fault(r);
+            return Err(LbError::new(
+                status,
+                "CertificateRetrievalException",
+                message,
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `_validate_pool`: the default pool of a listener is a pool of the
 /// same load balancer (404 `Pool` otherwise) with a protocol the
 /// listener's may use.
@@ -338,6 +367,13 @@ async fn create(
         .policy()
         .enforce("listener:post", &caller, &lb.project_id)?;
     check_request(&req, false)?;
+    let refs: Vec<&str> = req
+        .default_tls_container_ref
+        .iter()
+        .chain(req.sni_container_refs.iter())
+        .map(String::as_str)
+        .collect();
+    check_tls_refs(&state, caller.has_role("admin"), &lb.project_id, &refs).await?;
 
     let mut tx = state.db.begin().await.map_err(db)?;
     if !store::quotas::check_tx(
@@ -390,6 +426,14 @@ async fn update(
     if req.default_pool_id.value().is_some() && listener.protocol == Protocol::Prometheus {
         return Err(LbError::listener_no_children(Protocol::Prometheus.as_str()).into());
     }
+    let refs: Vec<&str> = req
+        .default_tls_container_ref
+        .value()
+        .into_iter()
+        .chain(req.sni_container_refs.value().into_iter().flatten())
+        .map(String::as_str)
+        .collect();
+    check_tls_refs(&state, caller.has_role("admin"), &lb.project_id, &refs).await?;
 
     let mut tx = state.db.begin().await.map_err(db)?;
     ops::hold_lb(&mut tx, &lb.id, Operation::Update, Role::Parent).await?;

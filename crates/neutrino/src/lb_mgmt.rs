@@ -183,8 +183,8 @@ async fn ensure_group(
 }
 
 /// Makes the management network and the controller's interface; returns
-/// what the local backend needs and the controller's port id.
-pub async fn ensure(s: &Setup<'_>) -> anyhow::Result<(Management, String)> {
+/// what the local backend needs.
+pub async fn ensure(s: &Setup<'_>) -> anyhow::Result<Management> {
     let http = reqwest::Client::new();
     let api = Api {
         base: s.network_url.to_string(),
@@ -264,15 +264,13 @@ pub async fn ensure(s: &Setup<'_>) -> anyhow::Result<(Management, String)> {
         NetnsSockets::new(s.netns).with_context(|| format!("entering namespace {}", s.netns))?;
     tracing::info!(network = %net_id, controller_ip = %ip, netns = s.netns,
         "load-balancer management network ready");
-    Ok((
-        Management {
-            network_ids: vec![net_id],
-            security_group_ids: vec![amp_group],
-            project_id: project.to_string(),
-            sockets: Some(sockets),
-        },
-        port_id,
-    ))
+    Ok(Management {
+        network_ids: vec![net_id],
+        security_group_ids: vec![amp_group],
+        project_id: project.to_string(),
+        sockets: Some(sockets),
+        controller_port_id: Some(port_id),
+    })
 }
 
 /// Takes the controller's interface down with `up`: the OVS port and

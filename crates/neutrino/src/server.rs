@@ -132,6 +132,8 @@ async fn run(
 
     let identity_url = public_url(&settings, identity_listener.local_addr()?, "/v3");
     let network_url = public_url(&settings, network_listener.local_addr()?, "/");
+    // Barbican beside the Network API; barbicanclient discovers /v1 from here.
+    let key_manager_url = public_url(&settings, network_listener.local_addr()?, "/key-manager");
     // No version in the URL: octaviaclient appends /v2.0 itself.
     let load_balancer_url = match &load_balancer_listener {
         Some(l) => Some(public_url(&settings, l.local_addr()?, "")),
@@ -156,8 +158,7 @@ async fn run(
                 identity_url: identity_url.clone(),
                 network_url: network_url.clone(),
                 load_balancer_url: load_balancer_url.clone(),
-                // Set once the key manager is served (issue 12 part 6).
-                key_manager_url: None,
+                key_manager_url: Some(key_manager_url.clone()),
                 infra_url: Some(public_url(
                     &settings,
                     network_listener.local_addr()?,
@@ -187,8 +188,19 @@ async fn run(
     // The infra layer (NetConfig, IPSet, DNSData, ...) shares the Network
     // API's listener under /infra.
     let infra = neutrino_infra::Infra::new(db.clone());
+    let key_manager = neutrino_key_manager::router(neutrino_key_manager::KmState::new(
+        db.clone(),
+        identity.clone(),
+        neutrino_key_manager::KmConfig {
+            public_url: key_manager_url.clone(),
+            prefix: "/key-manager".into(),
+            identity_url: identity_url.clone(),
+        },
+    ));
     let network_app = with_request_ids(
-        network_router(state).merge(neutrino_infra::api::router(infra.clone(), identity.clone())),
+        network_router(state)
+            .merge(neutrino_infra::api::router(infra.clone(), identity.clone()))
+            .merge(key_manager),
     );
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -262,18 +274,17 @@ async fn run(
         stop_rx.clone(),
     )?;
 
-    // The amphorae's management network, through the Network API now
-    // that it listens; boots wait for it.
-    let mgmt_task = match (
+    // The amphorae's management network: made through the Network API
+    // when the first amphora boots.
+    let mgmt_setup = match (
         &local_lb,
         &chassis,
         data_dir,
         &settings.admin_password,
         &service_project_id,
     ) {
-        (Some(backend), Some(c), Some(dir), Some(password), Some(project)) => {
-            let backend = backend.clone();
-            let setup = MgmtSetup {
+        (Some(_), Some(c), Some(dir), Some(password), Some(project)) => {
+            Some(std::sync::Arc::new(MgmtSetup {
                 identity_url: identity_url.clone(),
                 network_url: network_url.clone(),
                 admin_user: settings.admin_user.clone(),
@@ -284,17 +295,19 @@ async fn run(
                 ovs: c.ovs().context("the data plane has no local OVS")?,
                 bridge: c.integration_bridge().unwrap_or("br-int").to_string(),
                 netns: crate::lb_mgmt::controller_netns(dir),
-            };
-            Some(tokio::spawn(async move {
-                let ready = setup.run().await;
-                if let Some((m, _)) = &ready {
-                    backend.set_management(m.clone());
-                }
-                ready.map(|(_, port)| (setup, port))
             }))
         }
         _ => None,
     };
+    if let (Some(backend), Some(setup)) = (&local_lb, &mgmt_setup) {
+        let setup = setup.clone();
+        backend
+            .set_management_init(std::sync::Arc::new(move || {
+                let setup = setup.clone();
+                Box::pin(async move { setup.make().await })
+            }))
+            .await;
+    }
 
     // Before clouds.yaml, which tells scripts they may now stop us: a
     // SIGTERM from then on must reach the shutdown below, not kill us
@@ -333,11 +346,11 @@ async fn run(
     for task in dataplane {
         let _ = task.await;
     }
-    if let Some(task) = mgmt_task {
-        task.abort();
-        if let Ok(Some((setup, port))) = task.await {
-            crate::lb_mgmt::teardown(&setup.ovs, &setup.netns, &port).await;
-        }
+    if let (Some(backend), Some(setup)) = (&local_lb, &mgmt_setup)
+        && let Some(m) = backend.management_if_known().await
+        && let Some(port) = &m.controller_port_id
+    {
+        crate::lb_mgmt::teardown(&setup.ovs, &setup.netns, port).await;
     }
     // Also removes ovn.env, which, like clouds.yaml, means "running".
     if let Some(c) = chassis {
@@ -427,42 +440,20 @@ struct MgmtSetup {
 }
 
 impl MgmtSetup {
-    /// Retries until it works (the APIs have just started) or 2 minutes
-    /// have passed; then load balancers stay PENDING_CREATE until an
-    /// operator fixes what the log says.
-    async fn run(&self) -> Option<(neutrino_lbaas::backend::local::Management, String)> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-        loop {
-            let r = crate::lb_mgmt::ensure(&crate::lb_mgmt::Setup {
-                identity_url: &self.identity_url,
-                network_url: &self.network_url,
-                admin_user: &self.admin_user,
-                admin_password: &self.admin_password,
-                service_project_id: &self.service_project_id,
-                cidr: &self.cidr,
-                node: &self.node,
-                ovs: &self.ovs,
-                bridge: &self.bridge,
-                netns: &self.netns,
-            })
-            .await;
-            match r {
-                Ok(ready) => return Some(ready),
-                Err(e) if std::time::Instant::now() > deadline => {
-                    tracing::error!(
-                        error = format!("{e:#}"),
-                        "cannot make the load-balancer management network"
-                    );
-                    return None;
-                }
-                Err(e) => {
-                    tracing::debug!(
-                        error = format!("{e:#}"),
-                        "management network not ready, retrying"
-                    );
-                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                }
-            }
-        }
+    async fn make(&self) -> Result<neutrino_lbaas::backend::local::Management, String> {
+        crate::lb_mgmt::ensure(&crate::lb_mgmt::Setup {
+            identity_url: &self.identity_url,
+            network_url: &self.network_url,
+            admin_user: &self.admin_user,
+            admin_password: &self.admin_password,
+            service_project_id: &self.service_project_id,
+            cidr: &self.cidr,
+            node: &self.node,
+            ovs: &self.ovs,
+            bridge: &self.bridge,
+            netns: &self.netns,
+        })
+        .await
+        .map_err(|e| format!("{e:#}"))
     }
 }

@@ -697,3 +697,307 @@ fn e2e_amphora_failed_create_leaves_nothing() -> Result<()> {
     stopped?;
     Ok(())
 }
+
+/// A CA, and a server certificate for `www.example.test` it signed, as
+/// PEM files and a PKCS#12 bundle (Octavia's documented way to store a
+/// listener certificate), made with the openssl CLI in `dir`.
+fn certificates(dir: &Path) -> Result<()> {
+    let d = dir.display().to_string();
+    let run = |args: &[&str]| -> Result<()> {
+        let mut all = vec!["openssl"];
+        all.extend_from_slice(args);
+        must(&all).map(drop)
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test-ca",
+        "-keyout",
+        &format!("{d}/ca.key"),
+        "-out",
+        &format!("{d}/ca.crt"),
+    ])?;
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=www.example.test",
+        "-addext",
+        "subjectAltName=DNS:www.example.test",
+        "-keyout",
+        &format!("{d}/server.key"),
+        "-out",
+        &format!("{d}/server.csr"),
+    ])?;
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        &format!("{d}/server.csr"),
+        "-CA",
+        &format!("{d}/ca.crt"),
+        "-CAkey",
+        &format!("{d}/ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-copy_extensions",
+        "copy",
+        "-out",
+        &format!("{d}/server.crt"),
+    ])?;
+    run(&[
+        "pkcs12",
+        "-export",
+        "-inkey",
+        &format!("{d}/server.key"),
+        "-in",
+        &format!("{d}/server.crt"),
+        "-certfile",
+        &format!("{d}/ca.crt"),
+        "-passout",
+        "pass:",
+        "-out",
+        &format!("{d}/server.p12"),
+    ])
+}
+
+/// `curl` from `ns` to https://www.example.test:{port}/ at `vip`,
+/// verifying against `ca` only: (status, body).
+fn get_tls(ns: &str, vip: &str, port: u16, ca: &Path) -> Result<(u16, String)> {
+    let out = sh(&[
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        "curl",
+        "-s",
+        "-m",
+        "3",
+        "--cacert",
+        ca.to_str().context("path")?,
+        "--resolve",
+        &format!("www.example.test:{port}:{vip}"),
+        "-w",
+        "\n%{http_code}",
+        &format!("https://www.example.test:{port}/"),
+    ])?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "000"));
+    Ok((code.trim().parse().unwrap_or(0), body.trim().to_string()))
+}
+
+/// TERMINATED_HTTPS with certificates stored through `openstack secret
+/// store` (a PKCS#12 secret) and `secret container create` (a
+/// certificate container): a client verifying against the CA gets that
+/// certificate and the backend's answer; a reference nobody can read is
+/// refused with upstream's 400.
+#[test]
+fn e2e_amphora_terminated_https_with_stored_certificates() -> Result<()> {
+    let _lock = HostLock::acquire()?;
+    let s = suffix();
+    let dir = tempfile::tempdir()?;
+    let mut host = Host::default();
+    let (_ext, uplink) = external(&mut host, &s)?;
+    let up = start(dir.path(), &s, &uplink, &[])?;
+    let result = (|| -> Result<()> {
+        topology(&up)?;
+        let (web_ns, client_ns) = (format!("w1{s}"), format!("cl{s}"));
+        let web = workload(&up, &mut host, "web1", &web_ns)?;
+        workload(&up, &mut host, "client", &client_ns)?;
+        let _w = web_server(&web_ns, "web1", dir.path())?;
+        certificates(dir.path())?;
+        let b64 = |f: &str| -> Result<String> {
+            Ok(must(&[
+                "base64",
+                "-w0",
+                dir.path().join(f).to_str().context("path")?,
+            ])?
+            .trim()
+            .to_string())
+        };
+        let p12 = up.json(&[
+            "secret",
+            "store",
+            "--name",
+            "tls-p12",
+            "--payload-content-type",
+            "application/octet-stream",
+            "--payload-content-encoding",
+            "base64",
+            "--payload",
+            &b64("server.p12")?,
+        ])?;
+        let p12_ref = field(&p12, "Secret href")?.to_string();
+        let text = |f: &str| std::fs::read_to_string(dir.path().join(f));
+        let cert = up.json(&[
+            "secret",
+            "store",
+            "--name",
+            "tls-cert",
+            "--payload-content-type",
+            "text/plain",
+            "--payload",
+            &text("server.crt")?,
+        ])?;
+        let key = up.json(&[
+            "secret",
+            "store",
+            "--name",
+            "tls-key",
+            "--payload-content-type",
+            "text/plain",
+            "--payload",
+            &text("server.key")?,
+        ])?;
+        let container = up.json(&[
+            "secret",
+            "container",
+            "create",
+            "--name",
+            "tls",
+            "--type",
+            "certificate",
+            "--secret",
+            &format!("certificate={}", field(&cert, "Secret href")?),
+            "--secret",
+            &format!("private_key={}", field(&key, "Secret href")?),
+            "-c",
+            "Container href",
+        ])?;
+        let container_ref = field(&container, "Container href")?.to_string();
+
+        up.openstack(&[
+            "loadbalancer",
+            "create",
+            "--name",
+            "lb1",
+            "--vip-subnet-id",
+            "private-subnet",
+            "--wait",
+        ])?;
+        let vip = field(&up.json(&["loadbalancer", "show", "lb1"])?, "vip_address")?.to_string();
+        // A reference that names nothing: upstream's 400, nothing stored.
+        let bad = format!(
+            "{}/v1/secrets/{}",
+            "http://127.0.0.1:1/key-manager",
+            uuid_like()
+        );
+        let err = up
+            .openstack(&[
+                "loadbalancer",
+                "listener",
+                "create",
+                "--name",
+                "bad",
+                "--protocol",
+                "TERMINATED_HTTPS",
+                "--protocol-port",
+                "443",
+                "--default-tls-container-ref",
+                &bad,
+                "lb1",
+            ])
+            .err()
+            .context("a listener with an unreadable certificate was accepted")?;
+        ensure!(
+            format!("{err:#}").contains("Could not retrieve certificate"),
+            "{err:#}"
+        );
+        let listeners = up.json(&["loadbalancer", "listener", "list"])?;
+        ensure!(
+            listeners.as_array().is_some_and(|a| a.is_empty()),
+            "{listeners}"
+        );
+
+        for (name, port, reference) in [("p12", "443", &p12_ref), ("ctr", "8443", &container_ref)] {
+            up.openstack(&[
+                "loadbalancer",
+                "listener",
+                "create",
+                "--name",
+                name,
+                "--protocol",
+                "TERMINATED_HTTPS",
+                "--protocol-port",
+                port,
+                "--default-tls-container-ref",
+                reference,
+                "lb1",
+                "--wait",
+            ])?;
+            let pool = format!("pool-{name}");
+            up.openstack(&[
+                "loadbalancer",
+                "pool",
+                "create",
+                "--name",
+                &pool,
+                "--lb-algorithm",
+                "ROUND_ROBIN",
+                "--listener",
+                name,
+                "--protocol",
+                "HTTP",
+                "--wait",
+            ])?;
+            up.openstack(&[
+                "loadbalancer",
+                "member",
+                "create",
+                "--address",
+                &web,
+                "--protocol-port",
+                "80",
+                &pool,
+                "--wait",
+            ])?;
+        }
+        let ca = dir.path().join("ca.crt");
+        for port in [443, 8443] {
+            wait_until(&format!("TLS on {port}"), Duration::from_secs(30), || {
+                Ok(get_tls(&client_ns, &vip, port, &ca)? == (200, "web1".to_string()))
+            })?;
+        }
+        // The certificate served is the stored one (its subject and issuer).
+        let served = must(&[
+            "sh",
+            "-c",
+            &format!(
+                "ip netns exec {client_ns} openssl s_client -connect {vip}:443 \
+                 -servername www.example.test </dev/null 2>/dev/null | openssl x509 -noout -subject -issuer"
+            ),
+        ])?;
+        ensure!(
+            served.contains("CN = www.example.test") && served.contains("CN = test-ca"),
+            "served certificate: {served}"
+        );
+        let left = traces(
+            &up,
+            &field(&up.json(&["loadbalancer", "show", "lb1"])?, "id")?.to_string(),
+        )?;
+        up.openstack(&["loadbalancer", "delete", "--cascade", "--wait", "lb1"])?;
+        for amp in &left {
+            assert_gone(&up, amp)?;
+        }
+        Ok(())
+    })();
+    reap(&up.dir.join("data"));
+    let log = up.log();
+    let stopped = up.stop();
+    result.with_context(|| format!("neutrino up log:\n{}", tail(&log)))?;
+    stopped?;
+    Ok(())
+}
+
+fn uuid_like() -> String {
+    format!("{:08x}-0000-4000-8000-000000000000", std::process::id())
+}

@@ -128,8 +128,17 @@ async fn beside_the_network_api() {
     let app = neutrino_api::with_request_ids(network.merge(cloud.km.clone()));
     let a = get(&app, "/key-manager/v1/secrets", &cloud.alice).await;
     assert_eq!(a.body, json!({"secrets": [], "total": 0}));
-    assert_eq!(call(&app, "GET", "/key-manager", None, &[], Vec::new()).await.status, 300);
-    barbican_error(&get(&app, "/key-manager/v1/nothing", &cloud.alice).await, 404, None);
+    assert_eq!(
+        call(&app, "GET", "/key-manager", None, &[], Vec::new())
+            .await
+            .status,
+        300
+    );
+    barbican_error(
+        &get(&app, "/key-manager/v1/nothing", &cloud.alice).await,
+        404,
+        None,
+    );
     let n = get(&app, "/v2.0/networks", &cloud.alice).await;
     assert_eq!(n.body, json!({"networks": []}));
     let n = get(&app, "/v2.0/nothing", &cloud.alice).await;

@@ -7,9 +7,15 @@
 
 mod haproxy;
 mod hash;
+mod keepalived;
 
 pub use haproxy::{
     AmpMemory, DEFAULT_CONNECTION_LIMIT, DEFAULT_USER_LOG_FORMAT, HAPROXY_BASE_PEER_PORT,
     HAPROXY_MAX_MAXCONN, HaproxyInput, HaproxyOptions, HaproxyPaths, Peer, crt_list, haproxy,
     peer_name, peers_section_name,
+};
+pub use keepalived::{
+    DEFAULT_VRRP_ADVERT_INT, HostRoute, KeepalivedInput, KeepalivedOptions, KeepalivedVip,
+    ROLE_BACKUP_PRIORITY, ROLE_MASTER_PRIORITY, VRRP_AUTH_DEFAULT, VRRP_ID, VrrpGroup, keepalived,
+    vrrp_group_name,
 };

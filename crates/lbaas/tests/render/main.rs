@@ -8,6 +8,8 @@
 //! `http-check expect rstatus a|b|c` are compared as a set (upstream joins
 //! a Python set, so its order is hash order; ours is numeric).
 
+mod keepalived;
+
 use neutrino_lb_types::model::{
     HealthMonitor, L7Policy, L7Rule, Listener, LoadBalancer, Member, Pool,
 };

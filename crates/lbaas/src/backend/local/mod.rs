@@ -17,7 +17,7 @@ pub mod ports;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
@@ -51,7 +51,15 @@ pub struct Management {
     /// The controller's management interface is in this namespace (`up`);
     /// `None`: in this process's own.
     pub sockets: Option<Arc<NetnsSockets>>,
+    /// The controller's own port on the management network, if this
+    /// server made it (to unplug it when the server stops).
+    pub controller_port_id: Option<String>,
 }
+
+/// Makes the management network when the first amphora needs it (`up`:
+/// an installation that never makes a load balancer gets none).
+pub type ManagementInit =
+    Arc<dyn Fn() -> BoxFuture<'static, Result<Management, String>> + Send + Sync>;
 
 #[derive(Clone, Debug)]
 pub struct LocalConfig {
@@ -76,9 +84,9 @@ pub struct LocalBackend {
     cfg: LocalConfig,
     ca: Ca,
     controller: Issued,
-    /// Set once the management network exists (`up` makes it after the
-    /// APIs listen); boots wait until then.
-    mgmt: RwLock<Option<Arc<Management>>>,
+    /// Set once the management network is known.
+    mgmt: tokio::sync::Mutex<Option<Arc<Management>>>,
+    mgmt_init: tokio::sync::Mutex<Option<ManagementInit>>,
 }
 
 fn io_err(what: &str, e: impl std::fmt::Display) -> StepError {
@@ -103,22 +111,44 @@ impl LocalBackend {
             cfg,
             ca,
             controller,
-            mgmt: RwLock::new(None),
+            mgmt: tokio::sync::Mutex::new(None),
+            mgmt_init: tokio::sync::Mutex::new(None),
         })
     }
 
-    pub fn set_management(&self, m: Management) {
-        if let Ok(mut g) = self.mgmt.write() {
-            *g = Some(Arc::new(m));
-        }
+    /// The management network is made by `init` when first needed.
+    pub async fn set_management_init(&self, init: ManagementInit) {
+        *self.mgmt_init.lock().await = Some(init);
     }
 
-    fn management(&self) -> Result<Arc<Management>, StepError> {
-        self.mgmt
-            .read()
-            .ok()
-            .and_then(|g| g.clone())
-            .ok_or_else(|| StepError::transient("the management network is not ready yet"))
+    /// The management network is `m`.
+    pub async fn set_management(&self, m: Management) {
+        *self.mgmt.lock().await = Some(Arc::new(m));
+    }
+
+    /// The management network, if known (made or set) by now.
+    pub async fn management_if_known(&self) -> Option<Arc<Management>> {
+        self.mgmt.lock().await.clone()
+    }
+
+    async fn management(&self) -> Result<Arc<Management>, StepError> {
+        let mut known = self.mgmt.lock().await;
+        if let Some(m) = known.as_ref() {
+            return Ok(m.clone());
+        }
+        let init = self
+            .mgmt_init
+            .lock()
+            .await
+            .clone()
+            .ok_or_else(|| StepError::transient("the management network is not configured"))?;
+        let m = Arc::new(
+            init()
+                .await
+                .map_err(|e| StepError::transient(format!("management network: {e}")))?,
+        );
+        *known = Some(m.clone());
+        Ok(m)
     }
 
     fn dir(&self, amphora_id: &str) -> PathBuf {
@@ -129,12 +159,12 @@ impl LocalBackend {
         self.dir(amphora_id).join("agent")
     }
 
-    fn client(&self, amphora_id: &str, ip: &str) -> Result<AgentClient, StepError> {
+    async fn client(&self, amphora_id: &str, ip: &str) -> Result<AgentClient, StepError> {
         let ip: IpAddr = ip
             .parse()
             .map_err(|e| StepError::permanent(format!("management address {ip}: {e}")))?;
         let c = AgentClient::new(amphora_id, ip, &self.controller, self.ca.cert_pem())?;
-        Ok(match self.management()?.sockets.as_ref() {
+        Ok(match self.management().await?.sockets.as_ref() {
             Some(s) => c.with_connector(s.connector()),
             None => c,
         })
@@ -312,7 +342,7 @@ impl LocalBackend {
     }
 
     async fn wait_ready(&self, amphora_id: &str, ip: &str) -> Result<(), StepError> {
-        let client = self.client(amphora_id, ip)?;
+        let client = self.client(amphora_id, ip).await?;
         let deadline = Instant::now() + self.cfg.ready_timeout;
         loop {
             match client.info().await {
@@ -328,7 +358,7 @@ impl LocalBackend {
     }
 
     async fn boot_amphora(&self, spec: &AmphoraSpec<'_>) -> Result<Booted, StepError> {
-        let mgmt = self.management()?;
+        let mgmt = self.management().await?;
         let dir = self.dir(spec.id);
         std::fs::create_dir_all(&dir).map_err(|e| io_err("amphora directory", e))?;
         std::fs::create_dir_all(config::socket_dir(spec.id))
@@ -425,7 +455,7 @@ impl LocalBackend {
         amphora_id: &str,
         vip: &VipTarget<'_>,
     ) -> Result<VipPlug, StepError> {
-        let mgmt = self.management()?;
+        let mgmt = self.management().await?;
         let amp = amphorae::get(&self.db, amphora_id)
             .await
             .map_err(db_err)?
@@ -511,7 +541,8 @@ impl LocalBackend {
             .address
             .parse()
             .map_err(|e| StepError::permanent(format!("VIP {}: {e}", vip.address)))?;
-        self.client(amphora_id, &ip)?
+        self.client(amphora_id, &ip)
+            .await?
             .plug_vip(vip_ip, &body)
             .await?;
         Ok(VipPlug {
@@ -588,7 +619,7 @@ impl LocalBackend {
             return Ok(());
         };
         let tree = tree.live();
-        let mgmt = self.management()?;
+        let mgmt = self.management().await?;
         if tree.lb.vip.sg_ids.is_empty() {
             ports::ensure_lb_group(&self.db, lb_id, &mgmt.project_id, &ingress_for(&tree)).await?;
         }
@@ -606,7 +637,7 @@ impl LocalBackend {
                     None => continue,
                 },
             };
-            let client = self.client(&amp.id, &ip)?;
+            let client = self.client(&amp.id, &ip).await?;
             if !has_listeners {
                 // Upstream keeps no configuration for a load balancer
                 // without listeners.
@@ -621,9 +652,62 @@ impl LocalBackend {
                 })
                 .collect();
             let paths = config::AgentPaths::new(&self.agent_base(&amp.id), &amp.id, lb_id);
+            self.upload_certificates(&client, &tree, &paths).await?;
             let text = config::render(&tree, &amp.id, &paths, peers);
             client.upload_haproxy(lb_id, &text).await?;
             client.haproxy_action(lb_id, HaproxyAction::Reload).await?;
+        }
+        Ok(())
+    }
+
+    /// Each TLS-terminating listener's certificates (from the key manager,
+    /// as upstream's `_process_tls_certificates`): one PEM per bundle
+    /// (certificate, intermediates, key) named by Octavia's certificate id,
+    /// and the listener's crt-list `{listener id}.pem`, default first.
+    async fn upload_certificates(
+        &self,
+        client: &AgentClient,
+        tree: &config::Tree,
+        paths: &config::AgentPaths,
+    ) -> Result<(), StepError> {
+        let lb_id = &tree.lb.id;
+        for l in tree
+            .listeners
+            .iter()
+            .filter(|l| l.protocol == neutrino_lb_types::enums::Protocol::TerminatedHttps)
+        {
+            let mut files = Vec::new();
+            for r in l
+                .default_tls_container_ref
+                .iter()
+                .chain(l.sni_container_refs.iter())
+            {
+                let b = neutrino_key_manager::tls::load_bundle(&self.db, &l.project_id, false, r)
+                    .await
+                    .map_err(|e| match e {
+                        neutrino_key_manager::tls::TlsError::Store(e) => db_err(e),
+                        e => StepError::permanent(format!("certificate {r}: {e}")),
+                    })?;
+                let mut pem = b.certificate_pem.trim_end().to_string();
+                pem.push('\n');
+                for i in &b.intermediates_pem {
+                    pem.push_str(i.trim_end());
+                    pem.push('\n');
+                }
+                pem.push_str(b.private_key_pem.trim_end());
+                pem.push('\n');
+                let name = format!("{}.pem", b.id);
+                client.upload_cert(lb_id, &name, &pem).await?;
+                files.push(format!("{}/{lb_id}/{name}", paths.cert_dir));
+            }
+            let list: Vec<&str> = files.iter().map(String::as_str).collect();
+            client
+                .upload_cert(
+                    lb_id,
+                    &format!("{}.pem", l.id),
+                    &crate::render::crt_list(&list),
+                )
+                .await?;
         }
         Ok(())
     }
@@ -633,7 +717,10 @@ impl LocalBackend {
             let Some(ip) = amp.lb_network_ip.clone() else {
                 continue;
             };
-            self.client(&amp.id, &ip)?.delete_listener(lb_id).await?;
+            self.client(&amp.id, &ip)
+                .await?
+                .delete_listener(lb_id)
+                .await?;
         }
         Ok(())
     }
@@ -647,7 +734,10 @@ impl LocalBackend {
         };
         let file = self.agent_base(amphora_id).join("amphora-agent.toml");
         let text = std::fs::read_to_string(&file).map_err(|e| io_err("agent config", e))?;
-        self.client(amphora_id, &ip)?.update_config(&text).await
+        self.client(amphora_id, &ip)
+            .await?
+            .update_config(&text)
+            .await
     }
 }
 
