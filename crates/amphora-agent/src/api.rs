@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 
 use crate::haproxy::{self, Paths, md5_hex, safe_id};
 use crate::net::{self, Found};
-use crate::{AgentConfig, Hooks, agent_conf, sysinfo};
+use crate::{AgentConfig, Hooks, agent_conf, keepalived, sysinfo};
 
 struct Agent {
     cfg: AgentConfig,
@@ -230,6 +230,14 @@ async fn lb_action(State(a): S, Path((lb, action)): Path<(String, String)>) -> R
         return lb_not_found(&lb);
     }
     let _g = a.lock.lock().await;
+    // As upstream: in ACTIVE_STANDBY keepalived's check follows the
+    // haproxy processes that should run.
+    if active_standby(&a)
+        && let Err(e) =
+            keepalived::update_haproxy_check(&a.cfg, (action == "stop").then_some(lb.as_str()))
+    {
+        return internal(e);
+    }
     let pids = haproxy::live_pids(&Paths(&a.cfg).pid(&lb));
     if action == "reload" && pids.is_empty() {
         action = "start".into();
@@ -297,6 +305,12 @@ async fn delete_lb(State(a): S, Path(lb): Path<String>) -> Response {
     let p = Paths(&a.cfg);
     let _ = std::fs::remove_dir_all(p.cert_dir(&lb));
     if let Err(e) = std::fs::remove_dir_all(p.lb_dir(&lb)) {
+        return internal(e);
+    }
+    // Upstream's test for "VRRP runs here": its check script exists.
+    if keepalived::enabled(&a.cfg)
+        && let Err(e) = keepalived::update_haproxy_check(&a.cfg, Some(&lb))
+    {
         return internal(e);
     }
     ok(StatusCode::OK)
@@ -598,6 +612,7 @@ async fn plug_vip(State(a): S, Path(vip): Path<String>, body: Bytes) -> Response
         Ok(n) => n,
         Err(e) => return err(StatusCode::INTERNAL_SERVER_ERROR, "Error plugging VIP", e),
     };
+    haproxy::nonlocal_bind(&a.cfg).await;
     let spec = net::vip_spec(active_standby(&a), info["mtu"].as_u64(), &vips, vrrp, &[]);
     if let Err(e) = net::apply(&a.cfg, &ifname, &spec).await {
         return err(StatusCode::INTERNAL_SERVER_ERROR, "Error plugging VIP", e);
@@ -691,15 +706,26 @@ async fn plug_network(State(a): S, body: Bytes) -> Response {
 }
 
 async fn vrrp_upload(State(a): S, body: Bytes) -> Response {
-    let path = Paths(&a.cfg).vrrp_dir().join("keepalived.conf");
-    if let Err(e) = write_private(&path, &body) {
-        return internal(e);
+    let _g = a.lock.lock().await;
+    match keepalived::upload(&a.cfg, &body).await {
+        Ok(()) => {}
+        Err(keepalived::UploadError::Invalid(out)) => {
+            return err(StatusCode::BAD_REQUEST, "Invalid request", out);
+        }
+        Err(keepalived::UploadError::Io(e)) => return internal(e),
     }
-    ok(StatusCode::OK)
+    let mut r = ok(StatusCode::OK);
+    if let Ok(v) = HeaderValue::from_str(&md5_hex(&body)) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r
 }
 
+/// Upstream's `manager_keepalived_service`: start (a reload when it
+/// already runs), stop, reload (of a stopped keepalived: an error, as
+/// `systemctl reload` of an inactive unit).
 async fn vrrp_action(State(a): S, Path(action): Path<String>) -> Response {
-    let action = action.to_ascii_lowercase();
+    let mut action = action.to_ascii_lowercase();
     if !["start", "stop", "reload"].contains(&action.as_str()) {
         return err(
             StatusCode::BAD_REQUEST,
@@ -708,44 +734,20 @@ async fn vrrp_action(State(a): S, Path(action): Path<String>) -> Response {
         );
     }
     let _g = a.lock.lock().await;
-    let dir = Paths(&a.cfg).vrrp_dir();
-    let pid_file = dir.join("keepalived.pid");
-    let pids = haproxy::live_pids(&pid_file);
-    let fail = |d: String| {
-        err(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &format!("Failed to {action} octavia-keepalived service"),
-            d,
-        )
-    };
-    let res: Result<(), String> = match action.as_str() {
-        "stop" => haproxy::kill_and_wait(&pids).await,
-        "reload" if !pids.is_empty() => {
-            for &p in &pids {
-                if let Some(p) = rustix::process::Pid::from_raw(p) {
-                    let _ = rustix::process::kill_process(p, rustix::process::Signal::HUP);
-                }
-            }
-            Ok(())
-        }
-        _ if !pids.is_empty() => Ok(()),
-        _ => {
-            if let Err(e) = haproxy::ensure_namespace(&a.cfg).await {
-                return fail(e);
-            }
-            let mut c = haproxy::ns_command(&a.cfg, &a.cfg.keepalived_cmd);
-            c.arg("-D")
-                .arg("-f")
-                .arg(dir.join("keepalived.conf"))
-                .arg("-p")
-                .arg(&pid_file)
-                .arg("-r")
-                .arg(dir.join("vrrp.pid"));
-            haproxy::run(c).await.map(|_| ())
-        }
+    if action == "start" && keepalived::running(&a.cfg).is_some() {
+        action = "reload".into();
+    }
+    let res = match action.as_str() {
+        "start" => keepalived::start(&a.cfg).await,
+        "stop" => keepalived::stop(&a.cfg).await,
+        _ => keepalived::reload(&a.cfg),
     };
     if let Err(e) = res {
-        return fail(e);
+        return err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("Failed to {action} octavia-keepalived service"),
+            e,
+        );
     }
     j(
         StatusCode::ACCEPTED,

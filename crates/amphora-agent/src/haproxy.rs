@@ -1,5 +1,5 @@
-//! haproxy and keepalived processes, one haproxy per load balancer, as
-//! daemons with pid files under the base dir.
+//! haproxy processes, one per load balancer, as daemons with pid files
+//! under the base dir; the inner namespace; process lookups in /proc.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -129,7 +129,27 @@ pub async fn ensure_namespace(cfg: &AgentConfig) -> Result<(), String> {
     // may use 127.0.0.1 in there.
     let mut c = tokio::process::Command::new(&cfg.ip_cmd);
     c.args(["-n", ns, "link", "set", "dev", "lo", "up"]);
-    run(c).await.map(|_| ())
+    run(c).await?;
+    nonlocal_bind(cfg).await;
+    Ok(())
+}
+
+/// `net.ipv{4,6}.ip_nonlocal_bind=1` in the inner namespace, as upstream's
+/// amphora image sets it (its sysctl.d, loaded into amphora-haproxy by the
+/// amphora-netns unit): haproxy binds the VIP on an ACTIVE_STANDBY BACKUP,
+/// where keepalived has not added it. Only with an inner namespace: the
+/// agent's own namespace is its host's business. Failures are logged, as
+/// upstream's unit ignores them.
+pub async fn nonlocal_bind(cfg: &AgentConfig) {
+    let Some(ns) = &cfg.inner_namespace else {
+        return;
+    };
+    let mut c = tokio::process::Command::new(&cfg.ip_cmd);
+    c.args(["netns", "exec", ns, "sysctl", "-w"])
+        .args(["net.ipv4.ip_nonlocal_bind=1", "net.ipv6.ip_nonlocal_bind=1"]);
+    if let Err(e) = run(c).await {
+        tracing::warn!(namespace = %ns, error = %e, "setting ip_nonlocal_bind failed");
+    }
 }
 
 /// The group haproxy runs as (upstream auto-detects `haproxy` or `nogroup`).

@@ -9,6 +9,7 @@
 mod agent_conf;
 mod api;
 mod haproxy;
+mod keepalived;
 mod net;
 mod sysinfo;
 mod tls;
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
 pub use api::router;
+pub use keepalived::check_script_path as vrrp_check_script_path;
 pub use tls::ServerTls;
 
 /// The agent's configuration file (`neutrino amphora-agent --config <file>`, TOML).

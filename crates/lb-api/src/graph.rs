@@ -180,15 +180,9 @@ async fn create_listener(
         listeners::check_default_pool(tx, &lb.id, pool_id, req.protocol).await?;
     }
     listeners::check_request(req, true)?;
-    let refs: Vec<&str> = req
-        .default_tls_container_ref
-        .iter()
-        .chain(req.sni_container_refs.iter())
-        .map(String::as_str)
-        .collect();
-    // The references must be the load balancer's project's own.
-    listeners::check_tls_refs(state, false, project, &refs).await?;
-    let listener = listeners::insert_new(tx, lb, req, default_pool_id.as_deref()).await?;
+    // Certificate references must be the load balancer's project's own.
+    let listener =
+        listeners::insert_new(state, false, tx, lb, req, default_pool_id.as_deref()).await?;
     if req.l7policies.is_empty() {
         return Ok(());
     }

@@ -326,6 +326,8 @@ pub(crate) fn new_row(
 /// the quota and holds the load balancer (or is creating it). Writes no
 /// L7 policies and submits no flow. Returns the row as written.
 pub(crate) async fn insert_new(
+    state: &LbState,
+    admin: bool,
     tx: &mut Tx,
     lb: &LoadBalancer,
     req: &ListenerCreate,
@@ -347,6 +349,13 @@ pub(crate) async fn insert_new(
         ));
     }
     req.check_against_vips(&vip_addresses(lb), !lb.vip.sg_ids.is_empty())?;
+    let refs: Vec<&str> = req
+        .default_tls_container_ref
+        .iter()
+        .chain(req.sni_container_refs.iter())
+        .map(String::as_str)
+        .collect();
+    check_tls_refs(state, admin, &lb.project_id, &refs).await?;
     let row = new_row(req, lb, default_pool_id);
     listeners::insert(tx, &row).await.map_err(db)?;
     Ok(row)
@@ -367,13 +376,6 @@ async fn create(
         .policy()
         .enforce("listener:post", &caller, &lb.project_id)?;
     check_request(&req, false)?;
-    let refs: Vec<&str> = req
-        .default_tls_container_ref
-        .iter()
-        .chain(req.sni_container_refs.iter())
-        .map(String::as_str)
-        .collect();
-    check_tls_refs(&state, caller.has_role("admin"), &lb.project_id, &refs).await?;
 
     let mut tx = state.db.begin().await.map_err(db)?;
     if !store::quotas::check_tx(
@@ -389,7 +391,15 @@ async fn create(
         return Err(LbError::quota_exceeded("Listener").into());
     }
     ops::hold_lb(&mut tx, &lb.id, Operation::Create, Role::Parent).await?;
-    let row = insert_new(&mut tx, &lb, &req, req.default_pool_id.as_deref()).await?;
+    let row = insert_new(
+        &state,
+        caller.has_role("admin"),
+        &mut tx,
+        &lb,
+        &req,
+        req.default_pool_id.as_deref(),
+    )
+    .await?;
     let plan = Plan {
         touched: vec![
             Touched::own(Object::Listener, &row.id, Operation::Create),

@@ -340,10 +340,15 @@ async fn create_show_list_update_stats_delete() {
 }
 
 #[tokio::test]
-async fn terminated_https_takes_any_reference_and_the_tls_defaults() {
+async fn terminated_https_takes_any_reference_with_the_noop_driver_and_the_tls_defaults() {
     for cloud in backends().await {
         let b = cloud.backend;
-        let app = cloud.lb(LbConfig::default());
+        // Upstream's noop_cert_manager (tempest's noop mode) takes any
+        // reference; so does the noop network driver.
+        let app = cloud.lb(LbConfig {
+            network_driver: neutrino_lb_api::NetworkDriver::Noop,
+            ..LbConfig::default()
+        });
         let Lb { id: lb, .. } = active_lb(&cloud, &app, &cloud.alice, "10.41.0.0/24").await;
         let a = send_json(
             &app,
@@ -402,6 +407,50 @@ async fn terminated_https_takes_any_reference_and_the_tls_defaults() {
         cloud
             .assert_rows(&format!("lb_listener_sni WHERE listener_id = '{id}'"), 1)
             .await;
+    }
+}
+
+/// With the key manager, a reference must name a bundle the load
+/// balancer's project can read (upstream `_validate_tls_refs`): on create
+/// and update, 400 and nothing stored or changed.
+#[tokio::test]
+async fn unreadable_certificate_references_are_refused() {
+    for cloud in backends().await {
+        let b = cloud.backend;
+        let app = cloud.lb(LbConfig::default());
+        let Lb { id: lb, .. } = active_lb(&cloud, &app, &cloud.alice, "10.44.0.0/24").await;
+        let before = rows(&cloud.db, "lb_listeners").await;
+        for (body, bad) in [
+            (
+                json!({"default_tls_container_ref": "b6a3c0a2-5b43-4f6e-9b0f-0a1b2c3d4e5f"}),
+                "b6a3c0a2-5b43-4f6e-9b0f-0a1b2c3d4e5f",
+            ),
+            (
+                json!({"default_tls_container_ref": "http://km/v1/secrets/x", "sni_container_refs": ["y"]}),
+                "http://km/v1/secrets/x",
+            ),
+        ] {
+            let mut l = json!({"protocol": "TERMINATED_HTTPS", "protocol_port": 443, "loadbalancer_id": lb});
+            for (k, v) in body.as_object().expect("object") {
+                l[k] = v.clone();
+            }
+            let a = send_json(
+                &app,
+                "POST",
+                LISTENERS,
+                Some(&cloud.alice),
+                json!({ "listener": l }),
+            )
+            .await;
+            refused(
+                &a,
+                400,
+                &format!("Could not retrieve certificate: ['{bad}']"),
+                b,
+            );
+        }
+        cloud.assert_rows("lb_listeners", before).await;
+        cloud.assert_rows("lb_flows", 0).await;
     }
 }
 

@@ -528,7 +528,12 @@ async fn a_quota_of_one_pool() {
 async fn cascade_delete_of_the_load_balancer_takes_listeners_and_pools() {
     for cloud in backends().await {
         let b = cloud.backend;
-        let app = cloud.lb(LbConfig::default());
+        // Any certificate reference (the noop cert manager's way): the
+        // point is what the cascade takes, SNI rows included.
+        let app = cloud.lb(LbConfig {
+            network_driver: neutrino_lb_api::NetworkDriver::Noop,
+            ..LbConfig::default()
+        });
         let Lb {
             id: lb, project, ..
         } = active_lb(&cloud, &app, &cloud.alice, "10.55.0.0/24").await;
