@@ -78,6 +78,10 @@ pub struct LbConfig {
     /// `[quotas] default_*_quota`: every resource's limit for projects
     /// without their own (-1: unlimited).
     pub default_quota: i64,
+    /// Whether amphorae can serve UDP and SCTP listeners (upstream does
+    /// with keepalived/LVS). The local backend cannot yet: such listeners
+    /// are refused with upstream's 501 instead of accepted and not served.
+    pub lvs_listeners: bool,
 }
 
 impl Default for LbConfig {
@@ -89,6 +93,7 @@ impl Default for LbConfig {
             topology: neutrino_lb_types::enums::Topology::Single,
             default_quota: -1,
             network_driver: NetworkDriver::Neutrino,
+            lvs_listeners: true,
         }
     }
 }

@@ -349,6 +349,16 @@ pub(crate) async fn insert_new(
         ));
     }
     req.check_against_vips(&vip_addresses(lb), !lb.vip.sg_ids.is_empty())?;
+    if req.protocol.is_lvs() && !state.config.lvs_listeners {
+        return Err(LbError::provider_unsupported_option(
+            lb.provider.as_deref().unwrap_or("amphora"),
+            &format!(
+                "{} listeners need keepalived/LVS in the amphorae, which this deployment's \
+                 amphorae do not run yet",
+                req.protocol.as_str()
+            ),
+        ));
+    }
     let refs: Vec<&str> = req
         .default_tls_container_ref
         .iter()

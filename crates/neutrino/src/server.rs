@@ -232,6 +232,7 @@ async fn run(
         LbConfig {
             identity_url: identity_url.clone(),
             network_driver: settings.lb_network_driver,
+            lvs_listeners: local_lb.is_none(),
             ..LbConfig::default()
         },
         controller,

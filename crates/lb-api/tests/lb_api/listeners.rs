@@ -410,6 +410,45 @@ async fn terminated_https_takes_any_reference_with_the_noop_driver_and_the_tls_d
     }
 }
 
+/// Amphorae without keepalived/LVS cannot serve UDP or SCTP: such
+/// listeners are refused with upstream's 501 and nothing is stored,
+/// rather than accepted and never served.
+#[tokio::test]
+async fn lvs_listeners_are_refused_where_amphorae_cannot_serve_them() {
+    for cloud in backends().await {
+        let b = cloud.backend;
+        let app = cloud.lb(LbConfig {
+            lvs_listeners: false,
+            ..LbConfig::default()
+        });
+        let Lb { id: lb, .. } = active_lb(&cloud, &app, &cloud.alice, "10.45.0.0/24").await;
+        let before = rows(&cloud.db, "lb_listeners").await;
+        for proto in ["UDP", "SCTP"] {
+            let a = send_json(
+                &app,
+                "POST",
+                LISTENERS,
+                Some(&cloud.alice),
+                json!({"listener": {"protocol": proto, "protocol_port": 53, "loadbalancer_id": lb}}),
+            )
+            .await;
+            assert_eq!(a.status, 501, "{b} {proto}: {}", a.body);
+            assert_eq!(
+                a.body["faultstring"],
+                format!(
+                    "Provider 'amphora' does not support a requested option: {proto} listeners \
+                     need keepalived/LVS in the amphorae, which this deployment's amphorae do not \
+                     run yet"
+                ),
+                "{b}"
+            );
+        }
+        cloud.assert_rows("lb_listeners", before).await;
+        cloud.assert_rows("lb_flows", 0).await;
+        listener_on(&cloud, &app, &lb, "TCP", 53).await;
+    }
+}
+
 /// With the key manager, a reference must name a bundle the load
 /// balancer's project can read (upstream `_validate_tls_refs`): on create
 /// and update, 400 and nothing stored or changed.
