@@ -7,10 +7,14 @@
 #      responder tests), dnsmasq-base (the DNS benchmark's comparison),
 #      openvswitch-switch, ovn-central and ovn-host (the data plane `neutrino up`
 #      runs), ethtool (offloads of plugged veths), iputils-ping (data-plane tests),
-#      haproxy (`haproxy -c` of the rendered load-balancer configuration),
+#      haproxy (`haproxy -c` of the rendered load-balancer configuration, and the
+#      amphorae's), keepalived (ACTIVE_STANDBY amphorae), openssl (TLS tests),
 #      and python3-venv if `python3 -m venv` cannot work.
 #   2. A Python virtualenv at $NEUTRINO_VENV (default <repo>/.venv) holding
-#      python-openstackclient and openstacksdk, pinned by scripts/python-constraints.txt.
+#      python-openstackclient, openstacksdk, python-octaviaclient and
+#      python-barbicanclient, pinned by scripts/python-constraints.txt; and octavia
+#      19.0.0's source (the wheel, unpacked under the venv) for the agent's
+#      wire-compatibility test.
 #      pip is skipped when the venv's stamp matches the constraints file.
 #
 # Environment:

@@ -128,7 +128,7 @@ fn python() -> PathBuf {
         .unwrap_or_else(|| "python3".into())
 }
 
-fn write_mode(path: &Path, text: &str, mode: u32) -> std::io::Result<()> {
+fn write_mode(path: &Path, data: impl AsRef<[u8]>, mode: u32) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp-write");
@@ -138,7 +138,7 @@ fn write_mode(path: &Path, text: &str, mode: u32) -> std::io::Result<()> {
         .truncate(true)
         .mode(mode)
         .open(&tmp)?;
-    f.write_all(text.as_bytes())?;
+    f.write_all(data.as_ref())?;
     f.sync_all()?;
     std::fs::rename(tmp, path)
 }
@@ -179,7 +179,7 @@ pub fn update_haproxy_check(cfg: &AgentConfig, stopping: Option<&str>) -> std::i
         shell_quote(&f.vrrp_check_program().display().to_string()),
         args.join(" ")
     );
-    write_mode(&f.haproxy_check(), &cmd, 0o644)
+    write_mode(&f.haproxy_check(), cmd, 0o644)
 }
 
 /// Whether the VRRP check scripts are in place (upstream's test for
@@ -195,7 +195,7 @@ fn write_check_scripts(cfg: &AgentConfig) -> std::io::Result<()> {
     write_mode(&f.vrrp_check_program(), VRRP_CHECK_PROGRAM, 0o644)?;
     write_mode(
         &check_script_path(&cfg.base_dir),
-        &check_script_text(&f.check_scripts_dir()),
+        check_script_text(&f.check_scripts_dir()),
         0o755,
     )?;
     update_haproxy_check(cfg, None)
@@ -243,13 +243,24 @@ pub enum UploadError {
 /// one only if keepalived accepts it (a refused one is kept aside as
 /// `octavia-keepalived.conf.new-failed`).
 pub async fn upload(cfg: &AgentConfig, body: &[u8]) -> Result<(), UploadError> {
+    // keepalived -t wants the check script to exist; if this upload made
+    // it, a refusal takes it away again.
+    let first = !enabled(cfg);
+    // The test runs where keepalived will (the VRRP interface is there).
+    haproxy::ensure_namespace(cfg)
+        .await
+        .map_err(|e| UploadError::Io(std::io::Error::other(e)))?;
     write_check_scripts(cfg).map_err(UploadError::Io)?;
     let f = Files::of(cfg);
     let new = f.conf().with_extension("conf.new");
-    let text = String::from_utf8_lossy(body);
-    write_mode(&new, &text, 0o644).map_err(UploadError::Io)?;
+    write_mode(&new, body, 0o644).map_err(UploadError::Io)?;
     if let Err(out) = config_test(cfg, &new).await {
         let _ = std::fs::rename(&new, f.conf().with_extension("conf.new-failed"));
+        if first {
+            let _ = std::fs::remove_file(check_script_path(&cfg.base_dir));
+            let _ = std::fs::remove_file(f.vrrp_check_program());
+            let _ = std::fs::remove_dir_all(f.check_scripts_dir());
+        }
         return Err(UploadError::Invalid(out));
     }
     std::fs::rename(&new, f.conf()).map_err(UploadError::Io)
@@ -328,7 +339,11 @@ pub async fn start(cfg: &AgentConfig) -> Result<(), String> {
     }
     // Whatever it left must not run on.
     let _ = stop(cfg).await;
-    Err(format!("keepalived did not start (no live pid in {}) {out}", f.pid().display()).trim_end().to_string())
+    Err(format!(
+        "keepalived did not start (no live pid in {}): {}",
+        f.pid().display(),
+        out.trim()
+    ))
 }
 
 /// SIGHUP: keepalived rereads its config (systemd's `ExecReload`).
@@ -375,7 +390,10 @@ pub async fn stop(cfg: &AgentConfig) -> Result<(), String> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let left: Vec<i32> = pids.into_iter().filter(|p| haproxy::pid_alive(*p)).collect();
+    let left: Vec<i32> = pids
+        .into_iter()
+        .filter(|p| haproxy::pid_alive(*p))
+        .collect();
     Err(format!("keepalived processes {left:?} did not exit"))
 }
 
@@ -385,7 +403,8 @@ mod tests {
 
     #[test]
     fn stats_socket_is_read_from_the_config() {
-        let cfg = "global\n    daemon\n    stats socket /var/lib/octavia/x.sock mode 0666 level user\n";
+        let cfg =
+            "global\n    daemon\n    stats socket /var/lib/octavia/x.sock mode 0666 level user\n";
         assert_eq!(
             stats_socket(cfg).as_deref(),
             Some("/var/lib/octavia/x.sock")

@@ -590,12 +590,30 @@ fn e2e_amphora_document_003_with_real_traffic() -> Result<()> {
             "/ still to p1's two members: {seen:?}"
         );
 
+        // A failover replaces the amphora: the new one serves the same
+        // configuration, the old one leaves nothing.
+        let before = traces(&up, &lb_id)?;
+        up.openstack(&["loadbalancer", "failover", "--wait", "lb1"])?;
+        // The client may still know the VIP at the old VRRP port's MAC
+        // until its neighbour entry is probed again.
+        let back = Instant::now();
+        wait_until("the VIP after the failover", Duration::from_secs(60), || {
+            Ok(get(&client_ns, &url)?.0 == 200)
+        })?;
+        eprintln!("VIP answering {:?} after failover --wait returned", back.elapsed());
+        let seen = answers(&client_ns, &url, 4)?;
+        ensure!(counts(&seen).len() == 2, "after the failover: {seen:?}");
+        for amp in &before {
+            assert_gone(&up, amp)?;
+        }
+
         // Delete leaves nothing.
         let left = traces(&up, &lb_id)?;
         ensure!(
             left.len() == 1 && left[0].port_ids.len() == 2,
             "one amphora, two ports"
         );
+        ensure!(left[0].id != before[0].id, "the failover made a new amphora");
         up.openstack(&["floating", "ip", "delete", field(&fip, "id")?])?;
         up.openstack(&["loadbalancer", "delete", "--cascade", "--wait", "lb1"])?;
         for amp in &left {
@@ -1000,4 +1018,177 @@ fn e2e_amphora_terminated_https_with_stored_certificates() -> Result<()> {
 
 fn uuid_like() -> String {
     format!("{:08x}-0000-4000-8000-000000000000", std::process::id())
+}
+
+/// ACTIVE_STANDBY (a flavor): two amphorae, keepalived on their VRRP
+/// ports; kill every process of the MASTER → the VIP answers from the
+/// BACKUP, which now holds the address. Prints the gap.
+#[test]
+fn e2e_amphora_active_standby_survives_the_master() -> Result<()> {
+    let _lock = HostLock::acquire()?;
+    let s = suffix();
+    let dir = tempfile::tempdir()?;
+    let mut host = Host::default();
+    let (_ext, uplink) = external(&mut host, &s)?;
+    let up = start(dir.path(), &s, &uplink, &[])?;
+    let result = (|| -> Result<()> {
+        topology(&up)?;
+        let (web_ns, client_ns) = (format!("w1{s}"), format!("cl{s}"));
+        let web = workload(&up, &mut host, "web1", &web_ns)?;
+        workload(&up, &mut host, "client", &client_ns)?;
+        let _w = web_server(&web_ns, "web1", dir.path())?;
+        up.openstack(&[
+            "loadbalancer",
+            "flavorprofile",
+            "create",
+            "--name",
+            "ha",
+            "--provider",
+            "amphora",
+            "--flavor-data",
+            r#"{"loadbalancer_topology": "ACTIVE_STANDBY"}"#,
+        ])?;
+        up.openstack(&[
+            "loadbalancer",
+            "flavor",
+            "create",
+            "--name",
+            "ha",
+            "--flavorprofile",
+            "ha",
+            "--enable",
+        ])?;
+        let lb = up.json(&[
+            "loadbalancer",
+            "create",
+            "--name",
+            "lb1",
+            "--vip-subnet-id",
+            "private-subnet",
+            "--flavor",
+            "ha",
+            "--wait",
+        ])?;
+        ensure!(lb["provisioning_status"] == "ACTIVE", "{lb}");
+        let lb_id = field(&lb, "id")?.to_string();
+        let vip = field(&lb, "vip_address")?.to_string();
+        up.openstack(&[
+            "loadbalancer",
+            "listener",
+            "create",
+            "--name",
+            "l1",
+            "--protocol",
+            "HTTP",
+            "--protocol-port",
+            "80",
+            "lb1",
+            "--wait",
+        ])?;
+        up.openstack(&[
+            "loadbalancer",
+            "pool",
+            "create",
+            "--name",
+            "p1",
+            "--lb-algorithm",
+            "ROUND_ROBIN",
+            "--listener",
+            "l1",
+            "--protocol",
+            "HTTP",
+            "--wait",
+        ])?;
+        up.openstack(&[
+            "loadbalancer",
+            "member",
+            "create",
+            "--address",
+            &web,
+            "--protocol-port",
+            "80",
+            "p1",
+            "--wait",
+        ])?;
+        let amps = up.json(&["loadbalancer", "amphora", "list", "--loadbalancer", &lb_id])?;
+        let role_of = |role: &str| -> Result<String> {
+            amps.as_array()
+                .context("amphorae")?
+                .iter()
+                .find(|a| a["role"] == role)
+                .and_then(|a| a["id"].as_str())
+                .map(str::to_string)
+                .with_context(|| format!("no {role} in {amps}"))
+        };
+        let (master, backup) = (role_of("MASTER")?, role_of("BACKUP")?);
+        let holds_vip = |amp: &str| -> bool {
+            sh(&[
+                "ip",
+                "-n",
+                &format!("amp-{amp}-haproxy"),
+                "-4",
+                "addr",
+                "show",
+                "dev",
+                "eth1",
+            ])
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("inet {vip}/")))
+            .unwrap_or(false)
+        };
+        let url = format!("http://{vip}/");
+        wait_until("the VIP to answer", Duration::from_secs(60), || {
+            Ok(get(&client_ns, &url)?.0 == 200)
+        })?;
+        ensure!(
+            holds_vip(&master) && !holds_vip(&backup),
+            "the MASTER holds the VIP"
+        );
+        ensure!(
+            !pids_in(&format!("amp-{backup}-haproxy")).is_empty(),
+            "the BACKUP runs haproxy and keepalived too"
+        );
+
+        // Every process of the MASTER, by PID: frozen first, so none says
+        // goodbye (a VRRP child told of its parent's death would).
+        let doomed: Vec<String> = [format!("amp-{master}-haproxy"), format!("amp-{master}")]
+            .iter()
+            .flat_map(|ns| pids_in(ns))
+            .collect();
+        ensure!(!doomed.is_empty(), "the MASTER's processes");
+        for p in &doomed {
+            let _ = sh(&["kill", "-STOP", p]);
+        }
+        let killed = Instant::now();
+        for p in &doomed {
+            let _ = sh(&["kill", "-KILL", p]);
+        }
+        let deadline = killed + Duration::from_secs(30);
+        loop {
+            if let Ok((200, body)) = get(&client_ns, &url)
+                && body == "web1"
+            {
+                break;
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "the VIP did not come back from the BACKUP"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let gap = killed.elapsed();
+        ensure!(holds_vip(&backup), "the BACKUP holds the VIP");
+        eprintln!("ACTIVE_STANDBY: VIP back after the MASTER was killed in {gap:?}");
+        let left = traces(&up, &lb_id)?;
+        up.openstack(&["loadbalancer", "delete", "--cascade", "--wait", "lb1"])?;
+        for amp in &left {
+            assert_gone(&up, amp)?;
+        }
+        Ok(())
+    })();
+    reap(&up.dir.join("data"));
+    let log = up.log();
+    let stopped = up.stop();
+    result.with_context(|| format!("neutrino up log:\n{}", tail(&log)))?;
+    stopped?;
+    Ok(())
 }

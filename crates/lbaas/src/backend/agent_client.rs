@@ -338,6 +338,27 @@ impl AgentClient {
             .map(drop)
     }
 
+    /// `PUT /1.0/vrrp/upload`: keepalived's configuration (ACTIVE_STANDBY).
+    pub async fn upload_vrrp(&self, cfg: &str) -> Result<(), StepError> {
+        self.api(Method::PUT, "vrrp/upload", Some(cfg.to_owned()), None)
+            .await?
+            .ok_json()
+            .map(drop)
+    }
+
+    /// `PUT /1.0/vrrp/{start|stop|reload}`.
+    pub async fn vrrp_action(&self, action: HaproxyAction) -> Result<(), StepError> {
+        self.api(
+            Method::PUT,
+            &format!("vrrp/{}", action.as_str()),
+            None,
+            None,
+        )
+        .await?
+        .ok_json()
+        .map(drop)
+    }
+
     /// `PUT /1.0/config`: the agent's own configuration file.
     pub async fn update_config(&self, text: &str) -> Result<(), StepError> {
         self.api(Method::PUT, "config", Some(text.to_owned()), None)

@@ -657,7 +657,92 @@ impl LocalBackend {
             client.upload_haproxy(lb_id, &text).await?;
             client.haproxy_action(lb_id, HaproxyAction::Reload).await?;
         }
+        if has_listeners && tree.lb.topology == neutrino_lb_types::enums::Topology::ActiveStandby {
+            self.apply_vrrp(&tree, &amps).await?;
+        }
         Ok(())
+    }
+
+    /// ACTIVE_STANDBY: keepalived on each amphora holds the VIP on its
+    /// VRRP interface, MASTER (100) over BACKUP (90), unicast between
+    /// their VRRP addresses (upstream's `AmphoraVRRPUpdate` and
+    /// `AmphoraVRRPStart`). Start reloads a running keepalived.
+    async fn apply_vrrp(
+        &self,
+        tree: &config::Tree,
+        amps: &[neutrino_lb_types::model::Amphora],
+    ) -> Result<(), StepError> {
+        use crate::render::{
+            DEFAULT_VRRP_ADVERT_INT, HostRoute, KeepalivedInput, KeepalivedOptions,
+            KeepalivedVip, VRRP_AUTH_DEFAULT, VRRP_ID, VrrpGroup, keepalived, vrrp_group_name,
+        };
+        let lb = &tree.lb;
+        let (Some(vip), Some(subnet_id)) = (lb.vip.ip_address.as_deref(), lb.vip.subnet_id.as_deref())
+        else {
+            return Err(StepError::permanent("load balancer has no VIP subnet"));
+        };
+        let subnet = neutrino_store::subnets::get(&self.db, subnet_id)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| StepError::permanent(format!("VIP subnet {subnet_id} is gone")))?;
+        let routes: Vec<HostRoute<'_>> = subnet
+            .host_routes
+            .iter()
+            .map(|r| HostRoute {
+                destination: &r.destination,
+                nexthop: &r.nexthop,
+            })
+            .collect();
+        let group_name = vrrp_group_name(&lb.id);
+        let auth_pass = self.vrrp_pass(&lb.id);
+        let peers: Vec<&str> = amps.iter().filter_map(|a| a.vrrp_ip.as_deref()).collect();
+        for amp in amps {
+            let (Some(vrrp_ip), Some(ip)) = (amp.vrrp_ip.as_deref(), amp.lb_network_ip.as_deref())
+            else {
+                continue;
+            };
+            let check = neutrino_amphora_agent::vrrp_check_script_path(&self.agent_base(&amp.id));
+            let check = check.display().to_string();
+            let text = keepalived(&KeepalivedInput {
+                vrrp_group: VrrpGroup {
+                    name: &group_name,
+                    auth_type: VRRP_AUTH_DEFAULT,
+                    auth_pass: &auth_pass,
+                    advert_int: DEFAULT_VRRP_ADVERT_INT,
+                },
+                // The agent names the VIP interface eth1 (upstream's).
+                interface: "eth1",
+                vrrp_id: amp.vrrp_id.unwrap_or(VRRP_ID),
+                priority: amp.vrrp_priority.unwrap_or(0),
+                vrrp_ip,
+                peers: peers.clone(),
+                vip: KeepalivedVip {
+                    ip_address: vip,
+                    subnet_cidr: &subnet.cidr,
+                    gateway: subnet.gateway_ip.as_deref(),
+                    host_routes: routes.clone(),
+                },
+                additional_vips: Vec::new(),
+                check_script_path: &check,
+                options: KeepalivedOptions::default(),
+            });
+            let client = self.client(&amp.id, ip).await?;
+            client.upload_vrrp(&text).await?;
+            client.vrrp_action(HaproxyAction::Start).await?;
+        }
+        Ok(())
+    }
+
+    /// The VRRP password the amphorae of a load balancer share. Upstream
+    /// keeps a random one per load balancer (`vrrp_group`); here it is
+    /// derived from the load balancer and the CA's certificate, so both
+    /// amphorae (and a repeated step) get the same without a table. VRRP
+    /// PASS authentication is a guard against mistakes, not attackers,
+    /// in upstream too.
+    fn vrrp_pass(&self, lb_id: &str) -> String {
+        let seed = format!("{lb_id}\n{}", self.ca.cert_pem());
+        uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, seed.as_bytes()).simple().to_string()[..7]
+            .to_string()
     }
 
     /// Each TLS-terminating listener's certificates (from the key manager,

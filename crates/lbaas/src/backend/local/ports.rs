@@ -165,12 +165,16 @@ pub async fn ensure_lb_group(
     Ok(id)
 }
 
+/// Deletes the load balancer's group unless a VRRP port still uses it
+/// (another amphora of the load balancer: a failover's new one, or the
+/// peer of an active/standby pair); the last one out takes it.
 pub async fn delete_lb_group(db: &Db, lb_id: &str) -> Result<(), StepError> {
     let mut tx = db.begin().await.map_err(db_err)?;
-    service_groups::delete(&mut tx, &lb_group_id(lb_id))
-        .await
-        // Still in use by a VRRP port being deleted meanwhile: later.
-        .map_err(|e| StepError::transient(format!("{}: {}", e.kind, e.message)))?;
+    match service_groups::delete(&mut tx, &lb_group_id(lb_id)).await {
+        Ok(()) => {}
+        Err(e) if e.status == 409 => return Ok(()),
+        Err(e) => return Err(api_err(e)),
+    }
     tx.commit().await.map_err(db_err)?;
     Ok(())
 }
