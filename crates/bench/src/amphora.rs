@@ -430,7 +430,10 @@ fn pss_kib(pid: u32) -> u64 {
 #[derive(Clone, Copy, Default)]
 struct AmpMem {
     agent: u64,
+    /// Of which anonymous memory (heap, stacks), not mapped files.
+    agent_anon: u64,
     haproxy: u64,
+    haproxy_anon: u64,
     haproxy_procs: usize,
     pss: u64,
 }
@@ -451,10 +454,12 @@ fn amphora_mem(id: &str) -> anyhow::Result<AmpMem> {
     };
     for &p in &agent {
         m.agent += kib_of(p, "VmRSS");
+        m.agent_anon += kib_of(p, "RssAnon");
         m.pss += pss_kib(p);
     }
     for &p in &haproxy {
         m.haproxy += kib_of(p, "VmRSS");
+        m.haproxy_anon += kib_of(p, "RssAnon");
         m.pss += pss_kib(p);
     }
     Ok(m)
@@ -478,12 +483,18 @@ fn mem_rows(what: &str, mems: &[AmpMem]) {
         mib(max)
     );
     println!(
+        "| … of which heap (RssAnon) | agent {}, haproxy {} | |",
+        mib(sum(|m| m.agent_anon) / n),
+        mib(sum(|m| m.haproxy_anon) / n)
+    );
+    println!(
         "| PSS per amphora, {what} (shared pages split among the amphorae) | mean {} | |",
         mib(sum(|m| m.pss) / n)
     );
 }
 
-/// The direct children of `pid`, by name, with their summed VmRSS.
+/// The OVS/OVN daemons among the direct children of `pid` (not the
+/// amphora agents, also its children), by name, with their VmRSS.
 fn children_rss(pid: u32) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
     let Ok(rd) = std::fs::read_dir("/proc") else {
@@ -504,8 +515,9 @@ fn children_rss(pid: u32) -> BTreeMap<String, u64> {
             .split_whitespace()
             .nth(1)
             .and_then(|p| p.parse::<u32>().ok());
-        if ppid == Some(pid) {
-            *out.entry(stat[open + 1..close].to_string()).or_default() += kib_of(child, "VmRSS");
+        let comm = &stat[open + 1..close];
+        if ppid == Some(pid) && (comm.starts_with("ovs") || comm.starts_with("ovn")) {
+            *out.entry(comm.to_string()).or_default() += kib_of(child, "VmRSS");
         }
     }
     out
@@ -761,16 +773,27 @@ fn haproxy(host: &mut Host, dir: &Path, ns: &str, name: &str, cfg: &str) -> anyh
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
-    host.children.push(ChildGuard::spawn(&mut cmd)?);
+    let mut child = ChildGuard::spawn(&mut cmd)?;
+    // A configuration haproxy -c accepts can still fail at start (the
+    // file descriptor limit it needs for `maxconn`).
+    std::thread::sleep(Duration::from_millis(300));
+    if let Some(st) = child.0.try_wait()? {
+        bail!(
+            "haproxy {name} in {ns} exited ({st}): {}",
+            std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default()
+        );
+    }
+    host.children.push(child);
     Ok(())
 }
 
 /// A web server answering every request with 200 and its name: haproxy
 /// itself, so the backends are not the bottleneck (python's http.server
-/// is single-threaded).
+/// is single-threaded). `maxconn` small enough for a 20,000 descriptor
+/// limit (haproxy wants two per connection, and fails to start without).
 fn web_config(name: &str) -> String {
     format!(
-        "global\n    maxconn 20000\n\n\
+        "global\n    maxconn 4096\n\n\
          defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    \
          timeout server 30s\n    option http-keep-alive\n\n\
          frontend web\n    bind 0.0.0.0:80\n    \
@@ -947,21 +970,27 @@ pub async fn run(neutrino: &Path, dir: &Path, s: &Sizes) -> anyhow::Result<()> {
     let stopped = up.terminate(Duration::from_secs(30));
     eprintln!("load average after: {}", crate::load_average());
     let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-    let retries: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains("retrying") || l.contains("ERROR"))
-        .collect();
-    eprintln!(
-        "server log: {} step retries / errors{}",
-        retries.len(),
-        if retries.is_empty() {
+    let retry = |l: &str| l.contains("step failed; retrying");
+    let others = |l: &str| (l.contains(" WARN ") || l.contains(" ERROR ")) && !retry(l);
+    for (what, lines) in [
+        (
+            "flow step retries",
+            log.lines().filter(|l| retry(l)).collect::<Vec<_>>(),
+        ),
+        (
+            "other WARN/ERROR lines",
+            log.lines().filter(|l| others(l)).collect(),
+        ),
+    ] {
+        let more = if lines.is_empty() {
             ""
         } else {
             ", first ones:"
+        };
+        eprintln!("server log: {} {what}{more}", lines.len());
+        for l in lines.iter().take(15) {
+            eprintln!("  {l}");
         }
-    );
-    for l in retries.iter().take(20) {
-        eprintln!("  {l}");
     }
     if let Some(keep) = &s.log {
         std::fs::copy(&log_path, keep)
@@ -1244,19 +1273,31 @@ async fn scenario(ctx: &Ctx, host: &mut Host, dir: &Path, s: &Sizes) -> anyhow::
         .join("haproxy.cfg");
     let amp_cfg = std::fs::read_to_string(&amp_cfg_path)
         .with_context(|| format!("the amphora's config {}", amp_cfg_path.display()))?;
+    // The agent starts haproxy with a second file (group, `no
+    // strict-limits`): the direct haproxy gets it too.
+    let user_group_path = ctx
+        .data
+        .join("amphorae")
+        .join(&last_amp)
+        .join("agent/haproxy-user-group.cfg");
+    let user_group = std::fs::read_to_string(&user_group_path)
+        .with_context(|| format!("the agent's {}", user_group_path.display()))?;
     let direct_port = free_tcp_port();
     haproxy(
         host,
         dir,
         &cl_ns,
         "direct",
-        &direct_config(&amp_cfg, &format!("127.0.0.1:{direct_port}"), dir)?,
+        &(direct_config(&amp_cfg, &format!("127.0.0.1:{direct_port}"), dir)? + &user_group),
     )?;
     let direct: SocketAddr = format!("127.0.0.1:{direct_port}").parse()?;
     in_netns(&cl_ns, move || first_200(direct, Duration::from_secs(10))).await?;
     let warmup = Duration::from_secs(1);
     let through_vip = drive(&cl_ns, vip, s.connections, warmup, s.seconds).await?;
     let direct_load = drive(&cl_ns, direct, s.connections, warmup, s.seconds).await?;
+    // For scale: one web server straight over OVN, no haproxy at all.
+    let web1_addr: SocketAddr = format!("{web1}:80").parse()?;
+    let bare = drive(&cl_ns, web1_addr, s.connections, warmup, s.seconds).await?;
     load_row(
         &format!(
             "GET / through the VIP (client → OVN → amphora haproxy → OVN → web), {} keep-alive connections, {} s",
@@ -1270,6 +1311,13 @@ async fn scenario(ctx: &Ctx, host: &mut Host, dir: &Path, s: &Sizes) -> anyhow::
             s.connections, s.seconds
         ),
         &direct_load,
+    );
+    load_row(
+        &format!(
+            "GET / straight to one web server (client → OVN → web), {} connections, {} s",
+            s.connections, s.seconds
+        ),
+        &bare,
     );
     let after_load = amphora_mem(&last_amp)?;
     println!(
@@ -1362,7 +1410,7 @@ async fn scenario(ctx: &Ctx, host: &mut Host, dir: &Path, s: &Sizes) -> anyhow::
     );
     let daemons = children_rss(ctx.up_pid);
     println!(
-        "| `up`'s OVS/OVN daemons with them | {} | |",
+        "| `up`'s OVS/OVN daemons (RSS) with them | {} | |",
         daemons
             .iter()
             .map(|(n, k)| format!("{n} {}", mib(*k)))

@@ -5,7 +5,8 @@
 //! management port (agent, over mTLS on 9443), the VRRP port holding the
 //! VIP as an allowed address pair.
 //!
-//! The compute id is `local:{node}:{amphora id}`. Everything of an
+//! The compute id is a UUID derived from `local:{node}:{amphora id}`
+//! (clients parse it as a Nova server id). Everything of an
 //! amphora is findable from its id alone (namespaces `amp-{id}`,
 //! `amp-{id}-haproxy`, ports whose device id is the amphora id, the
 //! directory `{state_dir}/{id}`), so every call is idempotent and a step
@@ -404,7 +405,13 @@ impl LocalBackend {
         self.start_agent(spec.id, &config).await?;
         self.wait_ready(spec.id, &lb_network_ip).await?;
         Ok(Booted {
-            compute_id: format!("local:{}:{}", self.cfg.node, spec.id),
+            // A UUID, as Nova's server ids are (clients parse it): derived
+            // from the node and the amphora, so a repeated boot gives the same.
+            compute_id: uuid::Uuid::new_v5(
+                &uuid::Uuid::NAMESPACE_OID,
+                format!("local:{}:{}", self.cfg.node, spec.id).as_bytes(),
+            )
+            .to_string(),
             lb_network_ip,
             cert_expiration,
         })
