@@ -313,6 +313,8 @@ fn first_200(addr: SocketAddr, within: Duration) -> anyhow::Result<String> {
 }
 
 struct Load {
+    /// Busy CPUs of the machine, and ovs-vswitchd's CPUs, over the run.
+    cpu: (f64, Option<f64>),
     requests: u64,
     errors: u64,
     secs: f64,
@@ -330,8 +332,10 @@ async fn drive(
     conns: usize,
     warmup: Duration,
     secs: u64,
+    vswitchd: Option<u32>,
 ) -> anyhow::Result<Load> {
     let start = Instant::now() + warmup;
+    let cpu = CpuWindow::start(vswitchd);
     let end = start + Duration::from_secs(secs);
     let workers: Vec<_> = (0..conns)
         .map(|_| {
@@ -386,6 +390,7 @@ async fn drive(
         })
         .collect();
     let mut load = Load {
+        cpu: (0.0, None),
         requests: 0,
         errors: 0,
         secs: secs as f64,
@@ -402,6 +407,7 @@ async fn drive(
             *load.bodies.entry(b).or_default() += n;
         }
     }
+    load.cpu = cpu.end();
     load.lat.sort();
     ensure!(!load.lat.is_empty(), "no request to {addr} succeeded");
     Ok(load)
@@ -497,6 +503,95 @@ fn mem_rows(what: &str, mems: &[AmpMem]) {
 /// amphora agents, also its children), by name, with their VmRSS.
 fn children_rss(pid: u32) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
+    for (child, comm) in daemons(pid) {
+        *out.entry(comm).or_default() += kib_of(child, "VmRSS");
+    }
+    out
+}
+
+/// The fields of /proc/PID/stat after the command name (which is in
+/// parentheses and may hold spaces): the state first.
+fn stat_fields(pid: u32) -> Option<(String, Vec<String>)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+    Some((
+        stat[open + 1..close].to_string(),
+        stat[close + 1..]
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+    ))
+}
+
+/// User + system time of `pid` in clock ticks (utime, stime: fields 14
+/// and 15 of /proc/PID/stat).
+fn proc_ticks(pid: u32) -> u64 {
+    stat_fields(pid)
+        .map(|(_, f)| {
+            f.get(11..13)
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// All CPUs' busy and total clock ticks (/proc/stat's `cpu` line: idle
+/// and iowait are not busy), and the number of CPUs.
+fn machine_ticks() -> (u64, u64, usize) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let cpus = stat
+        .lines()
+        .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+        .count();
+    let v: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: u64 = v.iter().sum();
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    (total - idle, total, cpus.max(1))
+}
+
+/// Where the CPU went during a load: busy CPUs of the machine, and of
+/// them ovs-vswitchd's share (the userspace datapath every packet of the
+/// namespaces crosses), both in CPUs.
+struct CpuWindow {
+    machine: (u64, u64, usize),
+    vswitchd: Option<(u32, u64)>,
+}
+
+impl CpuWindow {
+    fn start(vswitchd: Option<u32>) -> CpuWindow {
+        CpuWindow {
+            machine: machine_ticks(),
+            vswitchd: vswitchd.map(|p| (p, proc_ticks(p))),
+        }
+    }
+
+    /// (busy CPUs of the machine, CPUs ovs-vswitchd used).
+    fn end(&self) -> (f64, Option<f64>) {
+        let (busy0, total0, cpus) = self.machine;
+        let (busy1, total1, _) = machine_ticks();
+        // Ticks of one CPU in the window.
+        let per_cpu = (total1.saturating_sub(total0)) as f64 / cpus as f64;
+        let busy = busy1.saturating_sub(busy0) as f64 / per_cpu.max(1.0);
+        let vs = self
+            .vswitchd
+            .map(|(p, t0)| proc_ticks(p).saturating_sub(t0) as f64 / per_cpu.max(1.0));
+        (busy, vs)
+    }
+}
+
+/// The OVS/OVN daemons among the direct children of `pid`: (pid, name).
+fn daemons(pid: u32) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
     let Ok(rd) = std::fs::read_dir("/proc") else {
         return out;
     };
@@ -504,20 +599,12 @@ fn children_rss(pid: u32) -> BTreeMap<String, u64> {
         let Ok(child) = e.file_name().to_string_lossy().parse::<u32>() else {
             continue;
         };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+        let Some((comm, fields)) = stat_fields(child) else {
             continue;
         };
-        // comm is in parentheses and may hold spaces: fields after the last ')'.
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let ppid = stat[close + 1..]
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse::<u32>().ok());
-        let comm = &stat[open + 1..close];
+        let ppid = fields.get(1).and_then(|p| p.parse::<u32>().ok());
         if ppid == Some(pid) && (comm.starts_with("ovs") || comm.starts_with("ovn")) {
-            *out.entry(comm.to_string()).or_default() += kib_of(child, "VmRSS");
+            out.push((child, comm));
         }
     }
     out
@@ -836,8 +923,13 @@ fn direct_config(amphora_cfg: &str, bind: &str, dir: &Path) -> anyhow::Result<St
 }
 
 fn load_row(what: &str, l: &Load) {
+    let vswitchd = l
+        .cpu
+        .1
+        .map(|c| format!(", ovs-vswitchd {c:.2}"))
+        .unwrap_or_default();
     println!(
-        "| {what} | {:.0} req/s (p50 {} · p99 {}; {} requests, {} errors; {}) | |",
+        "| {what} | {:.0} req/s (p50 {} · p99 {}; {} requests, {} errors; {}; CPUs busy {:.2}{vswitchd}) | |",
         l.requests as f64 / l.secs,
         ms(percentile(&l.lat, 0.5)),
         ms(percentile(&l.lat, 0.99)),
@@ -847,7 +939,8 @@ fn load_row(what: &str, l: &Load) {
             .iter()
             .map(|(b, n)| format!("{b} {n}"))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", "),
+        l.cpu.0,
     );
 }
 
@@ -1293,11 +1386,16 @@ async fn scenario(ctx: &Ctx, host: &mut Host, dir: &Path, s: &Sizes) -> anyhow::
     let direct: SocketAddr = format!("127.0.0.1:{direct_port}").parse()?;
     in_netns(&cl_ns, move || first_200(direct, Duration::from_secs(10))).await?;
     let warmup = Duration::from_secs(1);
-    let through_vip = drive(&cl_ns, vip, s.connections, warmup, s.seconds).await?;
-    let direct_load = drive(&cl_ns, direct, s.connections, warmup, s.seconds).await?;
+    let vswitchd = daemons(ctx.up_pid)
+        .into_iter()
+        .find(|(_, c)| c == "ovs-vswitchd")
+        .map(|(p, _)| p);
+    let (n, secs) = (s.connections, s.seconds);
+    let through_vip = drive(&cl_ns, vip, n, warmup, secs, vswitchd).await?;
+    let direct_load = drive(&cl_ns, direct, n, warmup, secs, vswitchd).await?;
     // For scale: one web server straight over OVN, no haproxy at all.
     let web1_addr: SocketAddr = format!("{web1}:80").parse()?;
-    let bare = drive(&cl_ns, web1_addr, s.connections, warmup, s.seconds).await?;
+    let bare = drive(&cl_ns, web1_addr, n, warmup, secs, vswitchd).await?;
     load_row(
         &format!(
             "GET / through the VIP (client → OVN → amphora haproxy → OVN → web), {} keep-alive connections, {} s",

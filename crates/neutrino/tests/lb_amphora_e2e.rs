@@ -597,10 +597,15 @@ fn e2e_amphora_document_003_with_real_traffic() -> Result<()> {
         // The client may still know the VIP at the old VRRP port's MAC
         // until its neighbour entry is probed again.
         let back = Instant::now();
-        wait_until("the VIP after the failover", Duration::from_secs(60), || {
-            Ok(get(&client_ns, &url)?.0 == 200)
-        })?;
-        eprintln!("VIP answering {:?} after failover --wait returned", back.elapsed());
+        wait_until(
+            "the VIP after the failover",
+            Duration::from_secs(60),
+            || Ok(get(&client_ns, &url)?.0 == 200),
+        )?;
+        eprintln!(
+            "VIP answering {:?} after failover --wait returned",
+            back.elapsed()
+        );
         let seen = answers(&client_ns, &url, 4)?;
         ensure!(counts(&seen).len() == 2, "after the failover: {seen:?}");
         for amp in &before {
@@ -613,7 +618,10 @@ fn e2e_amphora_document_003_with_real_traffic() -> Result<()> {
             left.len() == 1 && left[0].port_ids.len() == 2,
             "one amphora, two ports"
         );
-        ensure!(left[0].id != before[0].id, "the failover made a new amphora");
+        ensure!(
+            left[0].id != before[0].id,
+            "the failover made a new amphora"
+        );
         up.openstack(&["floating", "ip", "delete", field(&fip, "id")?])?;
         up.openstack(&["loadbalancer", "delete", "--cascade", "--wait", "lb1"])?;
         for amp in &left {

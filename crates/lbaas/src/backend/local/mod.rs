@@ -680,11 +680,12 @@ impl LocalBackend {
         amps: &[neutrino_lb_types::model::Amphora],
     ) -> Result<(), StepError> {
         use crate::render::{
-            DEFAULT_VRRP_ADVERT_INT, HostRoute, KeepalivedInput, KeepalivedOptions,
-            KeepalivedVip, VRRP_AUTH_DEFAULT, VRRP_ID, VrrpGroup, keepalived, vrrp_group_name,
+            DEFAULT_VRRP_ADVERT_INT, HostRoute, KeepalivedInput, KeepalivedOptions, KeepalivedVip,
+            VRRP_AUTH_DEFAULT, VRRP_ID, VrrpGroup, keepalived, vrrp_group_name,
         };
         let lb = &tree.lb;
-        let (Some(vip), Some(subnet_id)) = (lb.vip.ip_address.as_deref(), lb.vip.subnet_id.as_deref())
+        let (Some(vip), Some(subnet_id)) =
+            (lb.vip.ip_address.as_deref(), lb.vip.subnet_id.as_deref())
         else {
             return Err(StepError::permanent("load balancer has no VIP subnet"));
         };
@@ -748,7 +749,9 @@ impl LocalBackend {
     /// in upstream too.
     fn vrrp_pass(&self, lb_id: &str) -> String {
         let seed = format!("{lb_id}\n{}", self.ca.cert_pem());
-        uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, seed.as_bytes()).simple().to_string()[..7]
+        uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, seed.as_bytes())
+            .simple()
+            .to_string()[..7]
             .to_string()
     }
 
