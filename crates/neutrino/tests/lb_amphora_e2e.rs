@@ -315,22 +315,39 @@ fn external(host: &mut Host, s: &str) -> Result<(String, String)> {
     Ok((ext, uplink))
 }
 
-#[test]
-fn e2e_amphora_document_003_with_real_traffic() -> Result<()> {
+/// Runs `body` against a fresh `neutrino up` (its data plane holding the
+/// host lock, an "external" namespace `ext` on the public network's
+/// uplink, `env` in its environment), then reaps this test's amphorae and
+/// stops `up`, also when `body` failed (whose error then carries the log).
+fn with_up(
+    env: &[(&str, &str)],
+    body: impl FnOnce(&Up, &mut Host, &Path, &str, &str) -> Result<()>,
+) -> Result<()> {
     let _lock = HostLock::acquire()?;
     let s = suffix();
     let dir = tempfile::tempdir()?;
     let mut host = Host::default();
     let (ext, uplink) = external(&mut host, &s)?;
-    let up = start(dir.path(), &s, &uplink, &[])?;
-    let result = (|| -> Result<()> {
-        topology(&up)?;
+    let up = start(dir.path(), &s, &uplink, env)?;
+    let result = body(&up, &mut host, dir.path(), &s, &ext);
+    reap(&up.dir.join("data"));
+    let log = up.log();
+    let stopped = up.stop();
+    result.with_context(|| format!("neutrino up log:\n{}", tail(&log)))?;
+    stopped?;
+    Ok(())
+}
+
+#[test]
+fn e2e_amphora_document_003_with_real_traffic() -> Result<()> {
+    with_up(&[], |up, host, dir, s, ext| {
+        topology(up)?;
         let (web1_ns, web2_ns, client_ns) = (format!("w1{s}"), format!("w2{s}"), format!("cl{s}"));
-        let web1 = workload(&up, &mut host, "web1", &web1_ns)?;
-        let web2 = workload(&up, &mut host, "web2", &web2_ns)?;
-        workload(&up, &mut host, "client", &client_ns)?;
-        let _w1 = web_server(&web1_ns, "web1", dir.path())?;
-        let _w2 = web_server(&web2_ns, "web2", dir.path())?;
+        let web1 = workload(up, host, "web1", &web1_ns)?;
+        let web2 = workload(up, host, "web2", &web2_ns)?;
+        workload(up, host, "client", &client_ns)?;
+        let _w1 = web_server(&web1_ns, "web1", dir)?;
+        let _w2 = web_server(&web2_ns, "web2", dir)?;
 
         // Document 003, with the amphora provider.
         let t0 = Instant::now();
@@ -474,9 +491,9 @@ fn e2e_amphora_document_003_with_real_traffic() -> Result<()> {
         let fip = up.json(&["floating", "ip", "create", "--port", &vip_port, "public"])?;
         let fip_url = format!("http://{}/", field(&fip, "floating_ip_address")?);
         wait_until("the floating IP to answer", Duration::from_secs(60), || {
-            Ok(get(&ext, &fip_url)?.0 == 200)
+            Ok(get(ext, &fip_url)?.0 == 200)
         })?;
-        let seen = answers(&ext, &fip_url, 20)?;
+        let seen = answers(ext, &fip_url, 20)?;
         ensure!(
             counts(&seen) == BTreeMap::from([("web1".into(), 10), ("web2".into(), 10)]),
             "through the floating IP: {seen:?}"
@@ -592,7 +609,7 @@ fn e2e_amphora_document_003_with_real_traffic() -> Result<()> {
 
         // A failover replaces the amphora: the new one serves the same
         // configuration, the old one leaves nothing.
-        let before = traces(&up, &lb_id)?;
+        let before = traces(up, &lb_id)?;
         up.openstack(&["loadbalancer", "failover", "--wait", "lb1"])?;
         // The client may still know the VIP at the old VRRP port's MAC
         // until its neighbour entry is probed again.
@@ -609,11 +626,11 @@ fn e2e_amphora_document_003_with_real_traffic() -> Result<()> {
         let seen = answers(&client_ns, &url, 4)?;
         ensure!(counts(&seen).len() == 2, "after the failover: {seen:?}");
         for amp in &before {
-            assert_gone(&up, amp)?;
+            assert_gone(up, amp)?;
         }
 
         // Delete leaves nothing.
-        let left = traces(&up, &lb_id)?;
+        let left = traces(up, &lb_id)?;
         ensure!(
             left.len() == 1 && left[0].port_ids.len() == 2,
             "one amphora, two ports"
@@ -625,7 +642,7 @@ fn e2e_amphora_document_003_with_real_traffic() -> Result<()> {
         up.openstack(&["floating", "ip", "delete", field(&fip, "id")?])?;
         up.openstack(&["loadbalancer", "delete", "--cascade", "--wait", "lb1"])?;
         for amp in &left {
-            assert_gone(&up, amp)?;
+            assert_gone(up, amp)?;
         }
         let sgs = up.json(&["security", "group", "list"])?;
         ensure!(
@@ -634,13 +651,7 @@ fn e2e_amphora_document_003_with_real_traffic() -> Result<()> {
         );
         eprintln!("lb create → ACTIVE (client --wait): {boot:?}");
         Ok(())
-    })();
-    reap(&up.dir.join("data"));
-    let log = up.log();
-    let stopped = up.stop();
-    result.with_context(|| format!("neutrino up log:\n{}", tail(&log)))?;
-    stopped?;
-    Ok(())
+    })
 }
 
 /// A create that fails after the VRRP port is plugged unwinds: the load
@@ -650,78 +661,66 @@ fn e2e_amphora_failed_create_leaves_nothing() -> Result<()> {
     if !cfg!(feature = "fault-injection") {
         anyhow::bail!("needs --features neutrino/fault-injection (scripts/test.sh passes it)");
     }
-    let _lock = HostLock::acquire()?;
-    let s = suffix();
-    let dir = tempfile::tempdir()?;
-    let mut host = Host::default();
-    let (_ext, uplink) = external(&mut host, &s)?;
-    let up = start(
-        dir.path(),
-        &s,
-        &uplink,
+    with_up(
         &[(
             "NEUTRINO_LB_FAULT",
             "lb_create:amphorae_plug_vip:after:error",
         )],
-    )?;
-    let result = (|| -> Result<()> {
-        topology(&up)?;
-        let lb = up.json(&[
-            "loadbalancer",
-            "create",
-            "--name",
-            "lb1",
-            "--vip-subnet-id",
-            "private-subnet",
-        ])?;
-        let lb_id = field(&lb, "id")?.to_string();
-        let mut amp_ids: Vec<String> = Vec::new();
-        wait_until("the create to fail", Duration::from_secs(60), || {
-            // Remember the amphora while it exists, to check it is gone.
-            if let Ok(a) = up.json(&["loadbalancer", "amphora", "list", "--loadbalancer", &lb_id]) {
-                for x in a.as_array().into_iter().flatten() {
-                    if let Some(id) = x["id"].as_str()
-                        && !amp_ids.iter().any(|i| i == id)
-                    {
-                        amp_ids.push(id.to_string());
+        |up, _, _, _, _| {
+            topology(up)?;
+            let lb = up.json(&[
+                "loadbalancer",
+                "create",
+                "--name",
+                "lb1",
+                "--vip-subnet-id",
+                "private-subnet",
+            ])?;
+            let lb_id = field(&lb, "id")?.to_string();
+            let mut amp_ids: Vec<String> = Vec::new();
+            wait_until("the create to fail", Duration::from_secs(60), || {
+                // Remember the amphora while it exists, to check it is gone.
+                if let Ok(a) =
+                    up.json(&["loadbalancer", "amphora", "list", "--loadbalancer", &lb_id])
+                {
+                    for x in a.as_array().into_iter().flatten() {
+                        if let Some(id) = x["id"].as_str()
+                            && !amp_ids.iter().any(|i| i == id)
+                        {
+                            amp_ids.push(id.to_string());
+                        }
                     }
                 }
+                let v: Value = up.json(&["loadbalancer", "show", &lb_id])?;
+                Ok(v["provisioning_status"] == "ERROR")
+            })?;
+            let amps = up.json(&["loadbalancer", "amphora", "list", "--loadbalancer", &lb_id])?;
+            ensure!(amps.as_array().is_some_and(|a| a.is_empty()), "{amps}");
+            // The unwound amphora (if the listing caught it) left nothing;
+            // nor did any other (the namespaces of this test's data dir).
+            let data = up.dir.join("data/amphorae");
+            let dirs: Vec<_> = std::fs::read_dir(&data)?.flatten().collect();
+            ensure!(dirs.is_empty(), "amphora directories left: {dirs:?}");
+            for id in &amp_ids {
+                assert_gone(
+                    up,
+                    &AmphoraTraces {
+                        id: id.clone(),
+                        port_ids: Vec::new(),
+                    },
+                )?;
             }
-            let v: Value = up.json(&["loadbalancer", "show", &lb_id])?;
-            Ok(v["provisioning_status"] == "ERROR")
-        })?;
-        let amps = up.json(&["loadbalancer", "amphora", "list", "--loadbalancer", &lb_id])?;
-        ensure!(amps.as_array().is_some_and(|a| a.is_empty()), "{amps}");
-        // The unwound amphora (if the listing caught it) left nothing;
-        // nor did any other (the namespaces of this test's data dir).
-        let data = up.dir.join("data/amphorae");
-        let dirs: Vec<_> = std::fs::read_dir(&data)?.flatten().collect();
-        ensure!(dirs.is_empty(), "amphora directories left: {dirs:?}");
-        for id in &amp_ids {
-            assert_gone(
-                &up,
-                &AmphoraTraces {
-                    id: id.clone(),
-                    port_ids: Vec::new(),
-                },
-            )?;
-        }
-        let vrrp = up.json(&["port", "list", "--device-owner", "Octavia"])?;
-        ensure!(
-            vrrp.as_array().is_some_and(|a| a.len() == 1),
-            "only the VIP port is left before the delete: {vrrp}"
-        );
-        up.openstack(&["loadbalancer", "delete", "--wait", &lb_id])?;
-        let vrrp = up.json(&["port", "list", "--device-owner", "Octavia"])?;
-        ensure!(vrrp.as_array().is_some_and(|a| a.is_empty()), "{vrrp}");
-        Ok(())
-    })();
-    reap(&up.dir.join("data"));
-    let log = up.log();
-    let stopped = up.stop();
-    result.with_context(|| format!("neutrino up log:\n{}", tail(&log)))?;
-    stopped?;
-    Ok(())
+            let vrrp = up.json(&["port", "list", "--device-owner", "Octavia"])?;
+            ensure!(
+                vrrp.as_array().is_some_and(|a| a.len() == 1),
+                "only the VIP port is left before the delete: {vrrp}"
+            );
+            up.openstack(&["loadbalancer", "delete", "--wait", &lb_id])?;
+            let vrrp = up.json(&["port", "list", "--device-owner", "Octavia"])?;
+            ensure!(vrrp.as_array().is_some_and(|a| a.is_empty()), "{vrrp}");
+            Ok(())
+        },
+    )
 }
 
 /// A CA, and a server certificate for `www.example.test` it signed, as
@@ -828,27 +827,19 @@ fn get_tls(ns: &str, vip: &str, port: u16, ca: &Path) -> Result<(u16, String)> {
 /// refused with upstream's 400.
 #[test]
 fn e2e_amphora_terminated_https_with_stored_certificates() -> Result<()> {
-    let _lock = HostLock::acquire()?;
-    let s = suffix();
-    let dir = tempfile::tempdir()?;
-    let mut host = Host::default();
-    let (_ext, uplink) = external(&mut host, &s)?;
-    let up = start(dir.path(), &s, &uplink, &[])?;
-    let result = (|| -> Result<()> {
-        topology(&up)?;
+    with_up(&[], |up, host, dir, s, _| {
+        topology(up)?;
         let (web_ns, client_ns) = (format!("w1{s}"), format!("cl{s}"));
-        let web = workload(&up, &mut host, "web1", &web_ns)?;
-        workload(&up, &mut host, "client", &client_ns)?;
-        let _w = web_server(&web_ns, "web1", dir.path())?;
-        certificates(dir.path())?;
+        let web = workload(up, host, "web1", &web_ns)?;
+        workload(up, host, "client", &client_ns)?;
+        let _w = web_server(&web_ns, "web1", dir)?;
+        certificates(dir)?;
         let b64 = |f: &str| -> Result<String> {
-            Ok(must(&[
-                "base64",
-                "-w0",
-                dir.path().join(f).to_str().context("path")?,
-            ])?
-            .trim()
-            .to_string())
+            Ok(
+                must(&["base64", "-w0", dir.join(f).to_str().context("path")?])?
+                    .trim()
+                    .to_string(),
+            )
         };
         let p12 = up.json(&[
             "secret",
@@ -863,7 +854,7 @@ fn e2e_amphora_terminated_https_with_stored_certificates() -> Result<()> {
             &b64("server.p12")?,
         ])?;
         let p12_ref = field(&p12, "Secret href")?.to_string();
-        let text = |f: &str| std::fs::read_to_string(dir.path().join(f));
+        let text = |f: &str| std::fs::read_to_string(dir.join(f));
         let cert = up.json(&[
             "secret",
             "store",
@@ -987,7 +978,7 @@ fn e2e_amphora_terminated_https_with_stored_certificates() -> Result<()> {
                 "--wait",
             ])?;
         }
-        let ca = dir.path().join("ca.crt");
+        let ca = dir.join("ca.crt");
         for port in [443, 8443] {
             wait_until(&format!("TLS on {port}"), Duration::from_secs(30), || {
                 Ok(get_tls(&client_ns, &vip, port, &ca)? == (200, "web1".to_string()))
@@ -1007,44 +998,33 @@ fn e2e_amphora_terminated_https_with_stored_certificates() -> Result<()> {
             "served certificate: {served}"
         );
         let left = traces(
-            &up,
-            &field(&up.json(&["loadbalancer", "show", "lb1"])?, "id")?.to_string(),
+            up,
+            field(&up.json(&["loadbalancer", "show", "lb1"])?, "id")?,
         )?;
         up.openstack(&["loadbalancer", "delete", "--cascade", "--wait", "lb1"])?;
         for amp in &left {
-            assert_gone(&up, amp)?;
+            assert_gone(up, amp)?;
         }
         Ok(())
-    })();
-    reap(&up.dir.join("data"));
-    let log = up.log();
-    let stopped = up.stop();
-    result.with_context(|| format!("neutrino up log:\n{}", tail(&log)))?;
-    stopped?;
-    Ok(())
+    })
 }
 
 fn uuid_like() -> String {
     format!("{:08x}-0000-4000-8000-000000000000", std::process::id())
 }
 
-/// ACTIVE_STANDBY (a flavor): two amphorae, keepalived on their VRRP
-/// ports; kill every process of the MASTER → the VIP answers from the
-/// BACKUP, which now holds the address. Prints the gap.
+/// ACTIVE_STANDBY (a flavor): two amphorae, MASTER and BACKUP, keepalived
+/// on their VRRP ports; kill every process of the one holding the VIP →
+/// the VIP answers from the other, which now holds the address. Prints the
+/// gap.
 #[test]
 fn e2e_amphora_active_standby_survives_the_master() -> Result<()> {
-    let _lock = HostLock::acquire()?;
-    let s = suffix();
-    let dir = tempfile::tempdir()?;
-    let mut host = Host::default();
-    let (_ext, uplink) = external(&mut host, &s)?;
-    let up = start(dir.path(), &s, &uplink, &[])?;
-    let result = (|| -> Result<()> {
-        topology(&up)?;
+    with_up(&[], |up, host, dir, s, _| {
+        topology(up)?;
         let (web_ns, client_ns) = (format!("w1{s}"), format!("cl{s}"));
-        let web = workload(&up, &mut host, "web1", &web_ns)?;
-        workload(&up, &mut host, "client", &client_ns)?;
-        let _w = web_server(&web_ns, "web1", dir.path())?;
+        let web = workload(up, host, "web1", &web_ns)?;
+        workload(up, host, "client", &client_ns)?;
+        let _w = web_server(&web_ns, "web1", dir)?;
         up.openstack(&[
             "loadbalancer",
             "flavorprofile",
@@ -1147,13 +1127,18 @@ fn e2e_amphora_active_standby_survives_the_master() -> Result<()> {
         wait_until("the VIP to answer", Duration::from_secs(60), || {
             Ok(get(&client_ns, &url)?.0 == 200)
         })?;
-        ensure!(
-            holds_vip(&master) && !holds_vip(&backup),
-            "the MASTER holds the VIP"
-        );
+        // Exactly one holds the VIP. Which one is keepalived's: both start
+        // as BACKUP with nopreempt (upstream's config), so the first to
+        // start may claim it before its peer, whatever the priorities.
+        let (active, standby) = match (holds_vip(&master), holds_vip(&backup)) {
+            (true, false) => (master, backup),
+            (false, true) => (backup, master),
+            other => anyhow::bail!("exactly one amphora holds the VIP: {other:?}"),
+        };
+        let (master, backup) = (active, standby);
         ensure!(
             !pids_in(&format!("amp-{backup}-haproxy")).is_empty(),
-            "the BACKUP runs haproxy and keepalived too"
+            "the standby runs haproxy and keepalived too"
         );
 
         // Every process of the MASTER, by PID: frozen first, so none says
@@ -1186,17 +1171,11 @@ fn e2e_amphora_active_standby_survives_the_master() -> Result<()> {
         let gap = killed.elapsed();
         ensure!(holds_vip(&backup), "the BACKUP holds the VIP");
         eprintln!("ACTIVE_STANDBY: VIP back after the MASTER was killed in {gap:?}");
-        let left = traces(&up, &lb_id)?;
+        let left = traces(up, &lb_id)?;
         up.openstack(&["loadbalancer", "delete", "--cascade", "--wait", "lb1"])?;
         for amp in &left {
-            assert_gone(&up, amp)?;
+            assert_gone(up, amp)?;
         }
         Ok(())
-    })();
-    reap(&up.dir.join("data"));
-    let log = up.log();
-    let stopped = up.stop();
-    result.with_context(|| format!("neutrino up log:\n{}", tail(&log)))?;
-    stopped?;
-    Ok(())
+    })
 }

@@ -208,6 +208,14 @@ impl AgentClient {
         })
     }
 
+    /// A shorter connect timeout, for polling an agent that is starting:
+    /// a connect lost while the data plane sets up the path would else
+    /// wait for the kernel's 1 s SYN retry.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
     /// Connect through `connector` instead of from this process's
     /// network namespace.
     pub fn with_connector(mut self, connector: Connector) -> Self {

@@ -303,12 +303,7 @@ impl LocalBackend {
     async fn start_agent(&self, amphora_id: &str, config: &Path) -> Result<(), StepError> {
         let outer = netns::outer(amphora_id);
         let program = self.cfg.agent_program.display().to_string();
-        let running = netns::pids(&outer).await.into_iter().any(|p| {
-            std::fs::read(format!("/proc/{p}/cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).contains("amphora-agent"))
-                .unwrap_or(false)
-        });
-        if running {
+        if agent_running(amphora_id).await {
             return Ok(());
         }
         let log = std::fs::OpenOptions::new()
@@ -343,7 +338,10 @@ impl LocalBackend {
     }
 
     async fn wait_ready(&self, amphora_id: &str, ip: &str) -> Result<(), StepError> {
-        let client = self.client(amphora_id, ip).await?;
+        let client = self
+            .client(amphora_id, ip)
+            .await?
+            .with_connect_timeout(Duration::from_millis(200));
         let deadline = Instant::now() + self.cfg.ready_timeout;
         loop {
             match client.info().await {
@@ -425,6 +423,7 @@ impl LocalBackend {
         netns::kill_all(&outer)
             .await
             .map_err(|e| io_err("stopping the agent", e))?;
+        self.forget_neighbours(amphora_id).await?;
         for owner in [ports::MGMT_OWNER, ports::VRRP_OWNER] {
             for p in ports::of_device(&self.db, amphora_id, owner).await? {
                 neutrino_chassis::unplug(&self.cfg.ovs, &p.id)
@@ -442,6 +441,26 @@ impl LocalBackend {
         for dir in [self.dir(amphora_id), config::socket_dir(amphora_id)] {
             if dir.exists() {
                 std::fs::remove_dir_all(&dir).map_err(|e| io_err("amphora directory", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The controller's namespace forgets the amphora's management
+    /// addresses: a new amphora given one of them later would otherwise be
+    /// dialled at this one's MAC until the stale entry times out (~30 s).
+    async fn forget_neighbours(&self, amphora_id: &str) -> Result<(), StepError> {
+        let Some(m) = self.management_if_known().await else {
+            return Ok(());
+        };
+        let Some(sockets) = m.sockets.as_ref() else {
+            return Ok(());
+        };
+        for p in ports::of_device(&self.db, amphora_id, ports::MGMT_OWNER).await? {
+            for f in &p.fixed_ips {
+                // Nothing to forget is fine.
+                let _ =
+                    netns::ip_in(sockets.netns(), &["neigh", "flush", "to", &f.ip_address]).await;
             }
         }
         Ok(())
@@ -812,6 +831,12 @@ impl LocalBackend {
             let Some(ip) = amp.lb_network_ip.clone() else {
                 continue;
             };
+            // An amphora whose agent died serves nothing it could be told
+            // to stop (its haproxy goes with it when it is deleted); waiting
+            // for it would fail the delete of its load balancer.
+            if !agent_running(&amp.id).await {
+                continue;
+            }
             self.client(&amp.id, &ip)
                 .await?
                 .delete_listener(lb_id)
@@ -890,6 +915,18 @@ fn ingress_for(tree: &config::Tree) -> Vec<Ingress> {
     out.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
     out.dedup();
     out
+}
+
+/// Whether the agent of amphora `amphora_id` runs (in its namespace).
+async fn agent_running(amphora_id: &str) -> bool {
+    netns::pids(&netns::outer(amphora_id))
+        .await
+        .into_iter()
+        .any(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains("amphora-agent"))
+                .unwrap_or(false)
+        })
 }
 
 fn write_private(path: &Path, data: &[u8]) -> Result<(), StepError> {
