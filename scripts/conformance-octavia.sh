@@ -126,6 +126,8 @@ log "tempest.sh: suite $SUITE, concurrency $CONC, bound ${RUN_TIMEOUT}s, extensi
 # [service_available] nova and glance are true (it expects them to boot amphora
 # images); Neutrino's amphorae need neither, so that run says both are: a copy of
 # the peer's script (in $OUT, beside a link to its lib/) with those lines changed.
+# barbican = true too: the key manager under /key-manager is Barbican v1 (the
+# TERMINATED_HTTPS tests store their certificates there and grant an ACL).
 TEMPEST_SH="$PEER/tempest.sh"
 if [ "${CONFORMANCE_NOOP:-1}" != 1 ]; then
   mkdir -p "$OUT/peer-amphora" && ln -sfn "$PEER/lib" "$OUT/peer-amphora/lib"
@@ -133,6 +135,7 @@ if [ "${CONFORMANCE_NOOP:-1}" != 1 ]; then
   # test_with_ipv6 = false: with true the plugin looks up devstack's IPv6 subnet
   # pool, and the Network API has no subnet pools yet (Network API parity).
   sed -e 's/^nova = false$/nova = true/' -e 's/^glance = false$/glance = true/' \
+    -e 's/^barbican = false$/barbican = true/' \
     -e 's/^test_with_ipv6 = true$/test_with_ipv6 = false/' \
     "$PEER/tempest.sh" > "$TEMPEST_SH" || die "cannot write $TEMPEST_SH"
 fi

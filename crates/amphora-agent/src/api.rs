@@ -256,17 +256,14 @@ async fn lb_action(State(a): S, Path((lb, action)): Path<(String, String)>) -> R
             out,
         );
     }
-    if action == "reload" {
-        // The old processes finish their connections and exit (-sf).
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
-            while pids
-                .iter()
-                .any(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
-            {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-        })
-        .await;
+    // A reload does not wait for the old processes: with `-sf` they have
+    // closed their listeners and finish their connections on their own
+    // (haproxy 2.6 takes 1-2 s to leave even when idle), as upstream's
+    // `systemctl reload` does not wait either. `stop` finds stragglers by
+    // their config file.
+    // As upstream: keepalived advertises the VIP in ACTIVE_STANDBY.
+    if action != "stop" && !active_standby(&a) {
+        crate::advertise::send_vip_advertisements(&a.cfg, &lb).await;
     }
     let details = if action == "start" {
         format!("Configuration file is valid\nhaproxy daemon for {lb} started")

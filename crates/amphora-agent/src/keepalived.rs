@@ -144,7 +144,7 @@ fn write_mode(path: &Path, data: impl AsRef<[u8]>, mode: u32) -> std::io::Result
 }
 
 /// The stats socket of a stored haproxy config (`stats socket PATH ...`).
-fn stats_socket(cfg_text: &str) -> Option<String> {
+pub fn stats_socket(cfg_text: &str) -> Option<String> {
     cfg_text.lines().find_map(|l| {
         let mut w = l.split_whitespace();
         (w.next() == Some("stats") && w.next() == Some("socket"))
@@ -290,6 +290,12 @@ fn processes(cfg: &AgentConfig) -> Vec<i32> {
         }
     }
     pids
+}
+
+/// Whether a keepalived config was uploaded (upstream's heartbeat sender
+/// then sends only while keepalived runs).
+pub fn configured(cfg: &AgentConfig) -> bool {
+    Files::of(cfg).conf().is_file()
 }
 
 /// The running parent's pid, if any.

@@ -6,9 +6,11 @@
 //!
 //! Everything the agent writes lives under [`AgentConfig::base_dir`].
 
+pub mod advertise;
 mod agent_conf;
 mod api;
 mod haproxy;
+pub mod heartbeat;
 mod keepalived;
 mod net;
 mod sysinfo;
@@ -164,6 +166,8 @@ pub async fn serve(
 }
 
 /// [`serve`] with callbacks for `PUT /1.0/certificate` and `PUT /1.0/config`.
+/// Both also run the heartbeat sender (design §8.5) with
+/// `config.heartbeat`, as `PUT /1.0/config` changes it, until they return.
 pub async fn serve_with_hooks(
     config: AgentConfig,
     hooks: Hooks,
@@ -172,6 +176,12 @@ pub async fn serve_with_hooks(
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(&config.base_dir)?;
+    let (hooks, heartbeat) = with_heartbeat_reload(&config, hooks);
+    // Aborted when this function returns or is dropped.
+    let _sender = AbortOnDrop(tokio::spawn(heartbeat::sender::run(
+        config.clone(),
+        heartbeat,
+    )));
     let app = tower::ServiceExt::map_request(router(config, hooks), merge_slashes);
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let mut stop = std::pin::pin!(stop);
@@ -219,6 +229,38 @@ pub async fn serve_with_hooks(
             }
         });
     }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The heartbeat settings as `PUT /1.0/config` changes them: `hooks`
+/// with an `on_config` that also publishes the new file's `[heartbeat]`
+/// (after the embedder's own hook, if any).
+fn with_heartbeat_reload(
+    config: &AgentConfig,
+    mut hooks: Hooks,
+) -> (Hooks, tokio::sync::watch::Receiver<HeartbeatConfig>) {
+    let (tx, rx) = tokio::sync::watch::channel(config.heartbeat.clone());
+    let theirs = hooks.on_config.take();
+    hooks.on_config = Some(Arc::new(move |text: &str| {
+        if let Some(hook) = &theirs {
+            hook(text);
+        }
+        // The handler wrote only a text that parses as a config.
+        match toml::from_str::<AgentConfig>(text) {
+            Ok(c) => {
+                tx.send_replace(c.heartbeat);
+            }
+            Err(e) => tracing::warn!(error = %e.message(), "new agent configuration not read"),
+        }
+    }));
+    (hooks, rx)
 }
 
 /// `//1.0/info` → `/1.0/info`, as werkzeug (upstream's server) treats it:

@@ -1,11 +1,15 @@
 //! The agent against real processes: Debian's haproxy, `ip`.
 
+mod common;
+
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use neutrino_amphora_agent::{AgentConfig, serve};
 use serde_json::Value;
+
+use common::{Namespaces, netns_pids, tag};
 
 struct Agent {
     url: String,
@@ -396,53 +400,13 @@ async fn interfaces_config_vrrp_and_404s() {
     );
 }
 
-/// A network namespace name of this test's own; on drop, what runs in it
-/// (started by the test) is killed by PID and the namespace deleted.
-struct Netns(String);
-
-impl Netns {
-    fn pids(&self) -> Vec<i32> {
-        std::process::Command::new("ip")
-            .args(["netns", "pids", &self.0])
-            .output()
-            .map(|o| {
-                String::from_utf8_lossy(&o.stdout)
-                    .split_whitespace()
-                    .filter_map(|p| p.parse().ok())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        for pid in self.pids() {
-            if let Some(p) = rustix::process::Pid::from_raw(pid) {
-                let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
-            }
-        }
-        for _ in 0..100 {
-            if self.pids().is_empty() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = std::process::Command::new("ip")
-            .args(["netns", "del", &self.0])
-            .status();
-    }
-}
-
 #[tokio::test]
 async fn haproxy_runs_in_the_inner_namespace_the_agent_creates() {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let ns = Netns(format!("nt-agent-hap-{}-{nanos:x}", std::process::id()));
-    let a = agent_with(|c| c.inner_namespace = Some(ns.0.clone())).await;
-    assert!(!std::path::Path::new("/run/netns").join(&ns.0).exists());
+    // The agent creates it; killed and deleted on drop.
+    let mut namespaces = Namespaces::default();
+    let ns = namespaces.adopt(format!("nt-agent-hap-{}", tag()));
+    let a = agent_with(|c| c.inner_namespace = Some(ns.clone())).await;
+    assert!(!std::path::Path::new("/run/netns").join(&ns).exists());
     let port = free_port();
     let lid = "3f2a1b0c-1111-2222-3333-444455556666";
     let (s, _, body) = a
@@ -458,7 +422,7 @@ async fn haproxy_runs_in_the_inner_namespace_the_agent_creates() {
     // Created, with its loopback up (as upstream's amphora-netns unit
     // leaves amphora-haproxy): haproxy listens on 127.0.0.1 in there.
     let lo = std::process::Command::new("ip")
-        .args(["-n", &ns.0, "-j", "link", "show", "dev", "lo"])
+        .args(["-n", &ns, "-j", "link", "show", "dev", "lo"])
         .output()
         .unwrap();
     let lo: Value = serde_json::from_slice(&lo.stdout).unwrap();
@@ -468,19 +432,19 @@ async fn haproxy_runs_in_the_inner_namespace_the_agent_creates() {
     );
     let inside = |port: u16| {
         std::process::Command::new("ip")
-            .args(["netns", "exec", &ns.0, "bash", "-c"])
+            .args(["netns", "exec", &ns, "bash", "-c"])
             .arg(format!("exec 3<>/dev/tcp/127.0.0.1/{port}"))
             .status()
             .unwrap()
             .success()
     };
-    assert!(inside(port), "haproxy does not answer inside {}", ns.0);
+    assert!(inside(port), "haproxy does not answer inside {ns}");
     assert!(!listening(port), "haproxy listens outside its namespace");
-    assert!(!ns.pids().is_empty());
+    assert!(!netns_pids(&ns).is_empty());
 
     let (s, _, _) = a
         .call(reqwest::Method::DELETE, &format!("/1.0/listeners/{LB}"), "")
         .await;
     assert_eq!(s, 200);
-    assert!(eventually(|| ns.pids().is_empty()).await);
+    assert!(eventually(|| netns_pids(&ns).is_empty()).await);
 }

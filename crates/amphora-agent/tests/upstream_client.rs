@@ -14,6 +14,8 @@
 //! through the VIP proves the plugging as well as the checks of the
 //! interfaces, addresses, routes and rules after the script.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -25,6 +27,8 @@ use neutrino_pki::Ca;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use serde_json::{Value, json};
+
+use common::{Namespaces, ip, netns_pids, tag};
 
 const AMP: &str = "5d1c6f0e-4a63-4f4e-9a7b-1a2b3c4d5e6f";
 const WRONG_AMP: &str = "0a0b0c0d-1111-2222-3333-444455556666";
@@ -71,19 +75,6 @@ fn venv_dir() -> PathBuf {
     }
 }
 
-/// `ip` with `args`; panics with its output when it fails.
-fn ip(args: &[&str]) -> String {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {}: {}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn ip_json(args: &[&str]) -> Value {
     let mut all = vec!["-j"];
     all.extend_from_slice(args);
@@ -110,31 +101,24 @@ struct Amphora {
     outer: String,
     inner: String,
     agent: Option<Child>,
+    /// Dropped after the agent is killed.
+    _namespaces: Namespaces,
 }
 
 impl Amphora {
     fn new() -> Self {
-        let tag = format!(
-            "{}-{:x}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .subsec_nanos()
-        );
-        let a = Amphora {
-            outer: format!("nt-upc-amp-{tag}"),
-            inner: format!("nt-upc-hap-{tag}"),
-            agent: None,
-        };
-        ip(&["netns", "add", &a.outer]);
+        let t = tag();
+        let mut ns = Namespaces::default();
+        let outer = ns.add_with_lo(format!("nt-upc-amp-{t}"));
         // Upstream's amphora-haproxy namespace exists (amphora-netns unit)
         // before the agent starts; the agent moves the ports into it.
-        ip(&["netns", "add", &a.inner]);
-        for ns in [&a.outer, &a.inner] {
-            ip(&["-n", ns, "link", "set", "dev", "lo", "up"]);
+        let inner = ns.add_with_lo(format!("nt-upc-hap-{t}"));
+        Amphora {
+            outer,
+            inner,
+            agent: None,
+            _namespaces: ns,
         }
-        a
     }
 
     /// A port as Nova hot-plugs it: `name` with `mac` in the amphora's
@@ -148,19 +132,6 @@ impl Amphora {
         ip(&["-n", o, "addr", "add", peer_addr, "dev", peer]);
         ip(&["-n", o, "link", "set", "dev", peer, "up"]);
     }
-
-    fn pids(ns: &str) -> Vec<u32> {
-        Command::new("ip")
-            .args(["netns", "pids", ns])
-            .output()
-            .map(|o| {
-                String::from_utf8_lossy(&o.stdout)
-                    .split_whitespace()
-                    .filter_map(|p| p.parse().ok())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
 }
 
 impl Drop for Amphora {
@@ -168,22 +139,6 @@ impl Drop for Amphora {
         if let Some(mut c) = self.agent.take() {
             signal(c.id(), rustix::process::Signal::KILL);
             let _ = c.wait();
-        }
-        for ns in [&self.inner, &self.outer] {
-            for pid in Self::pids(ns) {
-                signal(pid, rustix::process::Signal::KILL);
-            }
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline
-            && [&self.inner, &self.outer]
-                .iter()
-                .any(|ns| !Self::pids(ns).is_empty())
-        {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        for ns in [&self.inner, &self.outer] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }
     }
 }
@@ -440,8 +395,8 @@ fn upstream_client_drives_the_agent() {
 
     // delete_listener stopped haproxy: the agent is all that runs.
     let mut agent = amp.agent.take().unwrap();
-    assert_eq!(Amphora::pids(&amp.inner), Vec::<u32>::new(), "{context}");
-    assert_eq!(Amphora::pids(&amp.outer), vec![agent.id()], "{context}");
+    assert_eq!(netns_pids(&amp.inner), Vec::<i32>::new(), "{context}");
+    assert_eq!(netns_pids(&amp.outer), vec![agent.id() as i32], "{context}");
     signal(agent.id(), rustix::process::Signal::TERM);
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {

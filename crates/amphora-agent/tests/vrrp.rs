@@ -16,9 +16,10 @@
 //! through a failure of the MASTER and the test prints how long it went
 //! unanswered.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -26,6 +27,8 @@ use std::time::{Duration, Instant};
 use neutrino_amphora_agent::{AgentConfig, Hooks, vrrp_check_script_path};
 use neutrino_lbaas::render;
 use serde_json::{Value, json};
+
+use common::{Namespaces, alive, in_netns, ip, netns_pids, signal, tag, wait_until};
 
 const LB: &str = "9b8f0c2e-7e0e-4d39-8e3e-0f4e5d6c7b8a";
 const LISTENER: &str = "3f2a1b0c-1111-2222-3333-444455556666";
@@ -62,27 +65,6 @@ fn vrrp_agent_process() {
 
 // ------------------------------------------------------------------ helpers
 
-fn tag() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{}-{nanos:x}", std::process::id())
-}
-
-/// `ip` with `args`; panics with its output when it fails.
-fn ip(args: &[&str]) -> String {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {}: {}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// The addresses on `dev` in `ns`.
 fn addrs(ns: &str, dev: &str) -> Vec<String> {
     let out = ip(&["-j", "-n", ns, "addr", "show", "dev", dev]);
@@ -97,33 +79,6 @@ fn addrs(ns: &str, dev: &str) -> Vec<String> {
 
 fn holds_vip(ns: &str) -> bool {
     addrs(ns, "eth1").contains(&format!("{VIP}/32"))
-}
-
-fn netns_pids(ns: &str) -> Vec<i32> {
-    Command::new("ip")
-        .args(["netns", "pids", ns])
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn signal(pid: i32, sig: rustix::process::Signal) {
-    if let Some(p) = rustix::process::Pid::from_raw(pid) {
-        let _ = rustix::process::kill_process(p, sig);
-    }
-}
-
-/// Running, and not a zombie (nobody reaps what daemons leave here).
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        s.rsplit_once(')')
-            .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']))
-    })
 }
 
 fn pids_in(file: &Path) -> Vec<i32> {
@@ -163,66 +118,6 @@ fn process_netns(pid: i32) -> Option<u64> {
     let link = std::fs::read_link(format!("/proc/{pid}/ns/net")).ok()?;
     let s = link.to_string_lossy();
     s.strip_prefix("net:[")?.strip_suffix(']')?.parse().ok()
-}
-
-fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    f()
-}
-
-/// Namespaces of the test's own; on drop, what runs in them (all started
-/// by the test) is killed by PID and they are deleted.
-struct Namespaces(Vec<String>);
-
-impl Namespaces {
-    fn add(&mut self, name: String) -> String {
-        ip(&["netns", "add", &name]);
-        ip(&["-n", &name, "link", "set", "dev", "lo", "up"]);
-        self.0.push(name.clone());
-        name
-    }
-}
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        for ns in &self.0 {
-            for pid in netns_pids(ns) {
-                signal(pid, rustix::process::Signal::KILL);
-            }
-        }
-        let _ = wait_until(Duration::from_secs(5), || {
-            self.0
-                .iter()
-                .all(|ns| netns_pids(ns).into_iter().all(|p| !alive(p)))
-        });
-        for ns in self.0.iter().rev() {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
-    }
-}
-
-/// Runs `f` on a thread inside network namespace `ns`: sockets it makes
-/// stay in there wherever they are used.
-fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
-    let file = std::fs::File::open(Path::new("/run/netns").join(ns)).unwrap();
-    std::thread::scope(|s| {
-        s.spawn(move || {
-            rustix::thread::move_into_link_name_space(
-                file.as_fd(),
-                Some(rustix::thread::LinkNameSpaceType::Network),
-            )
-            .expect("enter the namespace");
-            f()
-        })
-        .join()
-        .unwrap()
-    })
 }
 
 fn dechunk(mut body: &str) -> String {
@@ -351,11 +246,11 @@ impl Drop for Site {
 
 fn site(test: &str) -> Site {
     let t = tag();
-    let mut ns = Namespaces(Vec::new());
-    let switch = ns.add(format!("nt-vrrp-{test}-sw-{t}"));
+    let mut ns = Namespaces::default();
+    let switch = ns.add_with_lo(format!("nt-vrrp-{test}-sw-{t}"));
     ip(&["-n", &switch, "link", "add", "br0", "type", "bridge"]);
     ip(&["-n", &switch, "link", "set", "br0", "up"]);
-    let client = ns.add(format!("nt-vrrp-{test}-cl-{t}"));
+    let client = ns.add_with_lo(format!("nt-vrrp-{test}-cl-{t}"));
     ip(&[
         "-n", &client, "link", "add", "eth0", "type", "veth", "peer", "name", "client", "netns",
         &switch,
@@ -387,8 +282,8 @@ fn site(test: &str) -> Site {
     let mut amps = Vec::new();
     for (i, (name, id, mac, vrrp_ip, priority)) in specs.into_iter().enumerate() {
         // The local backend makes both namespaces before the agent runs.
-        let outer = ns.add(format!("nt-vrrp-{test}-o{i}-{t}"));
-        let inner = ns.add(format!("nt-vrrp-{test}-i{i}-{t}"));
+        let outer = ns.add_with_lo(format!("nt-vrrp-{test}-o{i}-{t}"));
+        let inner = ns.add_with_lo(format!("nt-vrrp-{test}-i{i}-{t}"));
         // The VRRP port, as hot-plugged into the amphora: its other end
         // on the switch.
         let peer = format!("amp{i}");
@@ -706,8 +601,8 @@ fn failover_when_the_masters_haproxy_dies() {
 
 #[tokio::test]
 async fn keepalived_lifecycle() {
-    let mut ns = Namespaces(Vec::new());
-    let inner = ns.add(format!("nt-vrrp-life-{}", tag()));
+    let mut ns = Namespaces::default();
+    let inner = ns.add_with_lo(format!("nt-vrrp-life-{}", tag()));
     // The VRRP port, already plugged as eth1 (keepalived -t wants it).
     ip(&[
         "-n", &inner, "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p",

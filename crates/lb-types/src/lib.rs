@@ -13,6 +13,7 @@ pub mod model;
 mod patch;
 pub mod render;
 pub mod request;
+pub mod sample;
 pub mod state;
 pub mod status_tree;
 pub mod wsme;

@@ -6,6 +6,7 @@
 use neutrino_lb_types::enums::*;
 use neutrino_lb_types::model::*;
 use neutrino_lb_types::render;
+use neutrino_lb_types::sample;
 use neutrino_lb_types::status_tree::{LbGraph, StatusTree};
 use serde_json::{Value, json};
 
@@ -30,31 +31,16 @@ fn sorted(mut k: Vec<&str>) -> Vec<String> {
 
 fn lb() -> LoadBalancer {
     LoadBalancer {
-        id: LB_ID.into(),
-        project_id: PROJECT.into(),
         name: Some("lbaas".into()),
-        description: None,
-        admin_state_up: true,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::Offline,
-        topology: Topology::Single,
-        provider: Some("amphora".into()),
-        flavor_id: None,
-        availability_zone: None,
-        vip: Vip {
-            ip_address: Some("198.51.100.1".into()),
-            port_id: Some("011f1bad-9afb-4fa0-9317-fd4cd8c79fa5".into()),
-            subnet_id: Some(SUBNET.into()),
-            network_id: Some("164ec8af-13bd-46d6-b8d0-90154295615b".into()),
-            qos_policy_id: None,
-            octavia_owned: true,
-            vnic_type: VnicType::Normal,
-            sg_ids: vec![],
-        },
-        additional_vips: vec![],
-        tags: vec![],
+        vip: sample::vip(
+            "198.51.100.1",
+            "011f1bad-9afb-4fa0-9317-fd4cd8c79fa5",
+            SUBNET,
+            "164ec8af-13bd-46d6-b8d0-90154295615b",
+        ),
         created_at: "2026-11-22T01:57:07".into(),
         updated_at: Some("2026-11-22T01:57:08".into()),
+        ..sample::load_balancer(LB_ID, PROJECT)
     }
 }
 
@@ -106,39 +92,10 @@ fn load_balancer_as_the_peer_shows_it() {
 
 fn listener() -> Listener {
     Listener {
-        id: LISTENER_ID.into(),
-        project_id: PROJECT.into(),
-        load_balancer_id: LB_ID.into(),
         name: Some("lbaas-listener".into()),
-        description: None,
-        admin_state_up: true,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::Offline,
-        protocol: Protocol::Http,
-        protocol_port: 80,
-        connection_limit: -1,
         default_pool_id: Some(POOL_ID.into()),
-        default_tls_container_ref: None,
-        sni_container_refs: vec![],
-        client_ca_tls_container_ref: None,
-        client_authentication: ClientAuthentication::None,
-        client_crl_container_ref: None,
-        insert_headers: Default::default(),
-        timeout_client_data: 50000,
-        timeout_member_connect: 5000,
-        timeout_member_data: 50000,
-        timeout_tcp_inspect: 0,
-        allowed_cidrs: vec![],
-        tls_ciphers: None,
-        tls_versions: None,
-        alpn_protocols: None,
-        hsts_max_age: None,
-        hsts_include_subdomains: false,
-        hsts_preload: false,
-        tags: vec![],
-        l7policy_ids: vec![],
         created_at: "2026-11-22T01:57:13".into(),
-        updated_at: None,
+        ..sample::listener(LISTENER_ID, PROJECT, LB_ID, Protocol::Http, 80)
     }
 }
 
@@ -200,30 +157,11 @@ fn listener_as_the_peer_shows_it() {
 
 fn pool(hm: Option<&str>) -> Pool {
     Pool {
-        id: POOL_ID.into(),
-        project_id: PROJECT.into(),
-        load_balancer_id: LB_ID.into(),
         name: Some("lbaas-pool".into()),
-        description: None,
-        admin_state_up: true,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::Offline,
-        protocol: Protocol::Http,
-        lb_algorithm: LbAlgorithm::RoundRobin,
-        session_persistence: None,
-        tls_enabled: false,
-        tls_container_ref: None,
-        ca_tls_container_ref: None,
-        crl_container_ref: None,
-        tls_ciphers: None,
-        tls_versions: None,
-        alpn_protocols: None,
-        tags: vec![],
         listener_ids: vec![LISTENER_ID.into()],
-        member_ids: vec![],
         healthmonitor_id: hm.map(String::from),
         created_at: "2026-11-22T01:57:19".into(),
-        updated_at: None,
+        ..sample::pool(POOL_ID, PROJECT, LB_ID, Protocol::Http)
     }
 }
 
@@ -276,26 +214,12 @@ fn pool_as_the_peer_shows_it() {
 
 fn hm() -> HealthMonitor {
     HealthMonitor {
-        id: HM_ID.into(),
-        project_id: PROJECT.into(),
-        pool_id: POOL_ID.into(),
         name: Some("lbaas-hm".into()),
-        admin_state_up: true,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::Online,
-        hm_type: HealthMonitorType::Http,
-        delay: 5,
         timeout: 4,
-        max_retries: 3,
-        max_retries_down: 3,
-        http_method: Some(HttpMethod::Get),
         url_path: Some("/healthz".into()),
-        expected_codes: Some("200".into()),
-        http_version: None,
-        domain_name: None,
-        tags: vec![],
         created_at: "2026-11-22T01:57:26".into(),
         updated_at: Some("2026-11-22T01:57:26".into()),
+        ..sample::health_monitor(HM_ID, PROJECT, POOL_ID, HealthMonitorType::Http)
     }
 }
 
@@ -314,24 +238,11 @@ fn members() -> Vec<Member> {
     ]
     .iter()
     .map(|(id, name, address)| Member {
-        id: id.to_string(),
-        project_id: PROJECT.into(),
-        pool_id: POOL_ID.into(),
         name: Some(name.to_string()),
-        admin_state_up: true,
-        provisioning_status: ProvisioningStatus::Active,
         operating_status: OperatingStatus::Offline,
-        address: address.to_string(),
-        protocol_port: 8080,
-        weight: 1,
-        backup: false,
         subnet_id: Some(SUBNET.into()),
-        monitor_address: None,
-        monitor_port: None,
-        vnic_type: VnicType::Normal,
-        tags: vec![],
         created_at: "2026-11-22T01:57:30".into(),
-        updated_at: None,
+        ..sample::member(id, PROJECT, POOL_ID, address, 8080)
     })
     .collect()
 }
@@ -430,24 +341,8 @@ fn status_tree_pools_only_under_listeners_once() {
     let mut orphan = pool(None);
     orphan.id = "orphan".into();
     let policy = |id: &str, position: i64, target: &str| L7Policy {
-        id: id.into(),
-        project_id: PROJECT.into(),
-        listener_id: LISTENER_ID.into(),
-        name: None,
-        description: None,
-        admin_state_up: true,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::Online,
-        action: L7PolicyAction::RedirectToPool,
-        redirect_pool_id: Some(target.into()),
-        redirect_url: None,
-        redirect_prefix: None,
-        redirect_http_code: None,
-        position,
-        rule_ids: vec![],
-        tags: vec![],
         created_at: "2026-11-22T01:57:19".into(),
-        updated_at: None,
+        ..sample::l7policy(id, PROJECT, LISTENER_ID, Some(target), position)
     };
     let (a, b) = (policy("a", 2, POOL_ID), policy("b", 1, "r-pool"));
     let graph = LbGraph {

@@ -18,6 +18,7 @@ use neutrino_lb_types::request::listener::*;
 use neutrino_lb_types::request::loadbalancer::*;
 use neutrino_lb_types::request::member::*;
 use neutrino_lb_types::request::pool::*;
+use neutrino_lb_types::sample;
 use serde_json::{Value, json};
 use std::net::IpAddr;
 
@@ -331,39 +332,13 @@ fn listener_defaults_on_create() {
 
 fn stored_listener(protocol: Protocol) -> Listener {
     Listener {
-        id: "l1".into(),
-        project_id: "p".into(),
-        load_balancer_id: LB.into(),
-        name: None,
-        description: None,
-        admin_state_up: true,
-        provisioning_status: neutrino_lb_types::enums::ProvisioningStatus::Active,
-        operating_status: neutrino_lb_types::enums::OperatingStatus::Offline,
-        protocol,
-        protocol_port: 80,
         connection_limit: 100,
-        default_pool_id: None,
-        default_tls_container_ref: None,
-        sni_container_refs: vec![],
-        client_ca_tls_container_ref: None,
-        client_authentication: neutrino_lb_types::enums::ClientAuthentication::None,
-        client_crl_container_ref: None,
-        insert_headers: Default::default(),
         timeout_client_data: 1,
         timeout_member_connect: 2,
         timeout_member_data: 3,
         timeout_tcp_inspect: 4,
-        allowed_cidrs: vec![],
-        tls_ciphers: None,
-        tls_versions: None,
-        alpn_protocols: None,
-        hsts_max_age: None,
-        hsts_include_subdomains: false,
-        hsts_preload: false,
-        tags: vec![],
-        l7policy_ids: vec![],
         created_at: "2026-01-01T00:00:00".into(),
-        updated_at: None,
+        ..sample::listener("l1", "p", LB, protocol, 80)
     }
 }
 
@@ -580,30 +555,10 @@ fn pool_post_rejects() {
 
 fn stored_pool(protocol: Protocol) -> Pool {
     Pool {
-        id: POOL.into(),
-        project_id: "p".into(),
-        load_balancer_id: LB.into(),
-        name: None,
-        description: None,
-        admin_state_up: true,
-        provisioning_status: neutrino_lb_types::enums::ProvisioningStatus::Active,
-        operating_status: neutrino_lb_types::enums::OperatingStatus::Offline,
-        protocol,
-        lb_algorithm: neutrino_lb_types::enums::LbAlgorithm::RoundRobin,
-        session_persistence: None,
-        tls_enabled: false,
-        tls_container_ref: None,
         ca_tls_container_ref: Some("ca".into()),
         crl_container_ref: Some("crl".into()),
-        tls_ciphers: None,
-        tls_versions: None,
-        alpn_protocols: None,
-        tags: vec![],
-        listener_ids: vec![],
-        member_ids: vec![],
-        healthmonitor_id: None,
         created_at: "2026-01-01T00:00:00".into(),
-        updated_at: None,
+        ..sample::pool(POOL, "p", LB, protocol)
     }
 }
 

@@ -12,6 +12,7 @@ pub mod backend;
 pub mod controller;
 pub mod engine;
 pub mod flows;
+pub mod health;
 pub mod render;
 
 pub use controller::Controller;

@@ -81,6 +81,27 @@ pub struct ServeArgs {
     /// `up` makes (`lb-mgmt-subnet`).
     #[arg(long, env = "NEUTRINO_LB_MGMT_CIDR")]
     pub lb_mgmt_cidr: Option<String>,
+    /// File holding the key that signs amphora heartbeats (upstream
+    /// `[health_manager] heartbeat_key`): its text, or the hex of its
+    /// bytes when they are not text. Created with a random key if
+    /// missing; servers sharing a database must share it.
+    #[arg(long, env = "NEUTRINO_LB_HEARTBEAT_KEY_FILE")]
+    pub lb_heartbeat_key_file: Option<PathBuf>,
+    /// Seconds between an amphora's heartbeats (upstream
+    /// `heartbeat_interval`, default 10).
+    #[arg(long, env = "NEUTRINO_LB_HEARTBEAT_INTERVAL")]
+    pub lb_heartbeat_interval: Option<u64>,
+    /// Also receive amphora heartbeats on this UDP address (upstream
+    /// `[health_manager] bind_ip:bind_port`). `up` receives them on its
+    /// own management interface without this.
+    #[arg(long, env = "NEUTRINO_LB_HEALTH_LISTEN")]
+    pub lb_health_listen: Option<String>,
+    /// Connection limit of a listener whose `connection_limit` is -1
+    /// (upstream `[haproxy_amphora] default_connection_limit`, 50000).
+    /// haproxy's memory grows with it: about 7 MiB per amphora between
+    /// 5000 and 50000.
+    #[arg(long, env = "NEUTRINO_LB_DEFAULT_CONNECTION_LIMIT")]
+    pub lb_default_connection_limit: Option<i64>,
     /// Host name clients use to reach this server, for the service catalog
     /// (defaults to the listen address).
     #[arg(long, env = "NEUTRINO_PUBLIC_HOST")]

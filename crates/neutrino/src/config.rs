@@ -26,6 +26,14 @@ struct FileConfig {
     lb_backend: Option<String>,
     #[serde(alias = "lb_mgmt_cidr")]
     lb_mgmt_cidr: Option<String>,
+    #[serde(alias = "lb_heartbeat_key_file")]
+    lb_heartbeat_key_file: Option<PathBuf>,
+    #[serde(alias = "lb_heartbeat_interval")]
+    lb_heartbeat_interval: Option<u64>,
+    #[serde(alias = "lb_health_listen")]
+    lb_health_listen: Option<String>,
+    #[serde(alias = "lb_default_connection_limit")]
+    lb_default_connection_limit: Option<i64>,
     #[serde(alias = "public_host")]
     public_host: Option<String>,
     #[serde(alias = "token_secret_file")]
@@ -78,6 +86,14 @@ pub struct Settings {
     pub lb_backend: LbBackend,
     /// See `--lb-mgmt-cidr`.
     pub lb_mgmt_cidr: String,
+    /// See `--lb-heartbeat-key-file`.
+    pub lb_heartbeat_key_file: PathBuf,
+    /// See `--lb-heartbeat-interval`.
+    pub lb_heartbeat_interval: u64,
+    /// See `--lb-health-listen`.
+    pub lb_health_listen: Option<std::net::SocketAddr>,
+    /// See `--lb-default-connection-limit`.
+    pub lb_default_connection_limit: i64,
     pub public_host: Option<String>,
     pub token_secret_file: PathBuf,
     pub token_ttl: i64,
@@ -151,6 +167,16 @@ impl Settings {
             (Some(p), _) => p,
             (None, Some(d)) => d.join("token-secret"),
             (None, None) => PathBuf::from("token-secret"),
+        };
+        let lb_heartbeat_key_file = match (
+            args.lb_heartbeat_key_file
+                .clone()
+                .or(file.lb_heartbeat_key_file),
+            data_dir,
+        ) {
+            (Some(p), _) => p,
+            (None, Some(d)) => d.join("lb-heartbeat-key"),
+            (None, None) => PathBuf::from("lb-heartbeat-key"),
         };
         let mut network = NetworkConfig::default();
         if let Some(t) = args
@@ -229,6 +255,33 @@ impl Settings {
                     anyhow::bail!("--lb-mgmt-cidr must be an IPv4 CIDR, not {c:?}");
                 }
                 c
+            },
+            lb_heartbeat_key_file,
+            lb_heartbeat_interval: match args
+                .lb_heartbeat_interval
+                .or(file.lb_heartbeat_interval)
+                .unwrap_or(10)
+            {
+                0 => anyhow::bail!("--lb-heartbeat-interval must be at least 1 second"),
+                n => n,
+            },
+            lb_health_listen: match args.lb_health_listen.clone().or(file.lb_health_listen) {
+                None => None,
+                Some(a) => {
+                    Some(a.parse().with_context(|| {
+                        format!("--lb-health-listen must be IP:PORT, not {a:?}")
+                    })?)
+                }
+            },
+            lb_default_connection_limit: match args
+                .lb_default_connection_limit
+                .or(file.lb_default_connection_limit)
+                .unwrap_or(50_000)
+            {
+                n if n < 1 => {
+                    anyhow::bail!("--lb-default-connection-limit must be at least 1, not {n}")
+                }
+                n => n,
             },
             public_host: args.public_host.clone().or(file.public_host),
             token_secret_file,
@@ -357,6 +410,54 @@ mod tests {
             ..ServeArgs::default()
         };
         assert!(Settings::resolve(&args).is_err());
+        for (interval, limit, listen) in [
+            (Some(0), None, None),
+            (None, Some(0), None),
+            (None, None, Some("localhost")),
+        ] {
+            let args = ServeArgs {
+                database_url: Some("sqlite::memory:".into()),
+                lb_heartbeat_interval: interval,
+                lb_default_connection_limit: limit,
+                lb_health_listen: listen.map(str::to_string),
+                ..ServeArgs::default()
+            };
+            assert!(
+                Settings::resolve(&args).is_err(),
+                "{interval:?} {limit:?} {listen:?} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn load_balancer_health_settings_default_as_upstream() {
+        let (_d, path) = write_config(
+            "lb-heartbeat-interval = 3\nlb_default_connection_limit = 5000\n\
+             lb-health-listen = \"192.0.2.1:5555\"\n",
+        );
+        let s = Settings::resolve(&ServeArgs {
+            database_url: Some("sqlite::memory:".into()),
+            config: Some(path),
+            ..ServeArgs::default()
+        })
+        .expect("valid");
+        assert_eq!(s.lb_heartbeat_interval, 3);
+        assert_eq!(s.lb_default_connection_limit, 5000);
+        assert_eq!(s.lb_health_listen, Some("192.0.2.1:5555".parse().unwrap()));
+        let s = Settings::resolve(&ServeArgs {
+            database_url: Some("sqlite::memory:".into()),
+            ..ServeArgs::default()
+        })
+        .expect("valid");
+        assert_eq!(
+            (
+                s.lb_heartbeat_interval,
+                s.lb_default_connection_limit,
+                s.lb_health_listen
+            ),
+            (10, 50_000, None)
+        );
+        assert_eq!(s.lb_heartbeat_key_file, PathBuf::from("lb-heartbeat-key"));
     }
 
     #[test]
@@ -376,6 +477,7 @@ mod tests {
             s.database_url
         );
         assert_eq!(s.token_secret_file, data.join("token-secret"));
+        assert_eq!(s.lb_heartbeat_key_file, data.join("lb-heartbeat-key"));
         assert!(
             s.identity_listen.starts_with("127.0.0.1:")
                 && s.network_listen.starts_with("127.0.0.1:")

@@ -182,6 +182,9 @@ async fn ensure_group(
     Ok(gid)
 }
 
+/// Upstream's `[health_manager] bind_port`.
+pub const HEARTBEAT_PORT: u16 = 5555;
+
 /// Makes the management network and the controller's interface; returns
 /// what the local backend needs.
 pub async fn ensure(s: &Setup<'_>) -> anyhow::Result<Management> {
@@ -224,7 +227,7 @@ pub async fn ensure(s: &Setup<'_>) -> anyhow::Result<Management> {
         &api,
         s,
         HM_GROUP,
-        &[json!({"protocol": "udp", "port_range_min": 5555, "port_range_max": 5555, "ethertype": "IPv4"})],
+        &[json!({"protocol": "udp", "port_range_min": HEARTBEAT_PORT, "port_range_max": HEARTBEAT_PORT, "ethertype": "IPv4"})],
     )
     .await?;
     let port_name = format!("octavia-health-manager-{}-listen-port", s.node);
@@ -270,6 +273,7 @@ pub async fn ensure(s: &Setup<'_>) -> anyhow::Result<Management> {
         project_id: project.to_string(),
         sockets: Some(sockets),
         controller_port_id: Some(port_id),
+        heartbeat_targets: vec![format!("{ip}:{HEARTBEAT_PORT}")],
     })
 }
 

@@ -39,9 +39,15 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: cli::Cli) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let mut builder = if let cli::Command::AmphoraAgent(_) = cli.command {
+        // One agent per amphora, many amphorae per node: small and
+        // single-threaded (see agent_cli).
+        agent_cli::lean_process();
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = builder.enable_all().build()?;
     runtime.block_on(async move {
         match cli.command {
             cli::Command::Infra(args) => infra_cli::run(args).await,

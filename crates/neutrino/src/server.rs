@@ -277,14 +277,36 @@ async fn run(
 
     // The amphorae's management network: made through the Network API
     // when the first amphora boots.
+    let heartbeat_key = match (&local_lb, settings.lb_health_listen) {
+        (None, None) => None,
+        _ => Some(heartbeat_key(&settings.lb_heartbeat_key_file)?),
+    };
+    let heartbeat_interval = std::time::Duration::from_secs(settings.lb_heartbeat_interval);
+    if let (Some(addr), Some(key)) = (settings.lb_health_listen, &heartbeat_key) {
+        let socket = tokio::net::UdpSocket::bind(addr)
+            .await
+            .with_context(|| format!("cannot bind the heartbeat receiver to {addr}"))?;
+        tracing::info!(%addr, "receiving amphora heartbeats");
+        tokio::spawn(neutrino_lbaas::health::receiver::run(
+            socket,
+            key.clone(),
+            db.clone(),
+            heartbeat_interval,
+            stop_rx.clone(),
+        ));
+    }
+
+    // The amphorae's management network: made through the Network API
+    // when the first amphora boots.
     let mgmt_setup = match (
         &local_lb,
         &chassis,
         data_dir,
         &settings.admin_password,
         &service_project_id,
+        &heartbeat_key,
     ) {
-        (Some(_), Some(c), Some(dir), Some(password), Some(project)) => {
+        (Some(_), Some(c), Some(dir), Some(password), Some(project), Some(key)) => {
             Some(std::sync::Arc::new(MgmtSetup {
                 identity_url: identity_url.clone(),
                 network_url: network_url.clone(),
@@ -296,6 +318,12 @@ async fn run(
                 ovs: c.ovs().context("the data plane has no local OVS")?,
                 bridge: c.integration_bridge().unwrap_or("br-int").to_string(),
                 netns: crate::lb_mgmt::controller_netns(dir),
+                receiver: HeartbeatReceiver {
+                    db: db.clone(),
+                    key: key.clone(),
+                    interval: heartbeat_interval,
+                    stop: stop_rx.clone(),
+                },
             }))
         }
         _ => None,
@@ -308,6 +336,21 @@ async fn run(
                 Box::pin(async move { setup.make().await })
             }))
             .await;
+        // Amphorae outlive `up`: when some exist, bring the controller's
+        // management interface back now, so that their heartbeats are
+        // heard before any flow needs it.
+        let live = neutrino_store::lb::amphorae::list(&db, None)
+            .await?
+            .iter()
+            .any(|a| a.status.as_str() != "DELETED");
+        if live {
+            let backend = backend.clone();
+            tokio::spawn(async move {
+                if let Err(e) = backend.ensure_management().await {
+                    tracing::warn!(error = %e, "load-balancer management network");
+                }
+            });
+        }
     }
 
     // Before clouds.yaml, which tells scripts they may now stop us: a
@@ -420,6 +463,9 @@ fn local_backend(
         agent_program: std::env::current_exe().context("finding the neutrino binary")?,
         mac_prefix: settings.network.mac_prefix,
         ready_timeout: std::time::Duration::from_secs(20),
+        heartbeat_key: heartbeat_key(&settings.lb_heartbeat_key_file)?,
+        heartbeat_interval: settings.lb_heartbeat_interval,
+        default_connection_limit: settings.lb_default_connection_limit,
     };
     let backend = neutrino_lbaas::backend::local::LocalBackend::new(db.clone(), cfg, ca)
         .map_err(|e| anyhow::anyhow!("load-balancer backend: {e}"))?;
@@ -438,10 +484,57 @@ struct MgmtSetup {
     ovs: neutrino_ovsdb::Endpoint,
     bridge: String,
     netns: String,
+    receiver: HeartbeatReceiver,
+}
+
+/// What the heartbeat receiver on the management network needs.
+struct HeartbeatReceiver {
+    db: Db,
+    key: String,
+    interval: std::time::Duration,
+    stop: tokio::sync::watch::Receiver<bool>,
+}
+
+/// The heartbeat key in `path` (created with a random one if missing):
+/// the file's text, or the hex of its bytes when they are not text.
+fn heartbeat_key(path: &Path) -> anyhow::Result<String> {
+    let bytes = neutrino_identity::load_or_create_secret(path)
+        .with_context(|| format!("heartbeat key {}", path.display()))?;
+    Ok(match String::from_utf8(bytes) {
+        Ok(text) if !text.trim().is_empty() => text.trim().to_string(),
+        Ok(text) => anyhow::bail!("heartbeat key {} is blank: {text:?}", path.display()),
+        Err(e) => e.as_bytes().iter().map(|b| format!("{b:02x}")).collect(),
+    })
 }
 
 impl MgmtSetup {
+    /// Makes the management network, and starts receiving heartbeats on
+    /// the controller's address there (called once: the backend keeps
+    /// what it returns).
     async fn make(&self) -> Result<neutrino_lbaas::backend::local::Management, String> {
+        let m = self.ensure().await?;
+        if let (Some(sockets), Some(target)) = (&m.sockets, m.heartbeat_targets.first()) {
+            let addr: std::net::SocketAddr = target
+                .parse()
+                .map_err(|e| format!("heartbeat address {target}: {e}"))?;
+            let socket = sockets
+                .bind_udp(addr)
+                .await
+                .map_err(|e| format!("binding the heartbeat receiver to {addr}: {e}"))?;
+            tracing::info!(%addr, netns = %self.netns, "receiving amphora heartbeats");
+            let r = &self.receiver;
+            tokio::spawn(neutrino_lbaas::health::receiver::run(
+                socket,
+                r.key.clone(),
+                r.db.clone(),
+                r.interval,
+                r.stop.clone(),
+            ));
+        }
+        Ok(m)
+    }
+
+    async fn ensure(&self) -> Result<neutrino_lbaas::backend::local::Management, String> {
         crate::lb_mgmt::ensure(&crate::lb_mgmt::Setup {
             identity_url: &self.identity_url,
             network_url: &self.network_url,

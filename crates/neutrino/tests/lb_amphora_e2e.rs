@@ -194,6 +194,21 @@ fn traces(up: &Up, lb: &str) -> Result<Vec<AmphoraTraces>> {
     Ok(out)
 }
 
+/// Waits until `openstack <show...>`'s `operating_status` is `want`
+/// (heartbeats set it; `up` here sends them every second).
+fn wait_operating(up: &Up, show: &[&str], want: &str) -> Result<()> {
+    let mut last = Value::Null;
+    wait_until(
+        &format!("{} operating_status {want}", show.join(" ")),
+        Duration::from_secs(30),
+        || {
+            last = up.json(show)?;
+            Ok(last["operating_status"] == want)
+        },
+    )
+    .with_context(|| format!("{last}"))
+}
+
 fn start(dir: &Path, s: &str, uplink: &str, env: &[(&str, &str)]) -> Result<Up> {
     Up::start_with_env(
         dir,
@@ -206,6 +221,8 @@ fn start(dir: &Path, s: &str, uplink: &str, env: &[(&str, &str)]) -> Result<Up> 
             &format!("bi{s}"),
             "--chassis-name",
             &format!("lb-{s}"),
+            "--lb-heartbeat-interval",
+            "1",
         ],
         env,
     )
@@ -345,7 +362,7 @@ fn e2e_amphora_document_003_with_real_traffic() -> Result<()> {
         let (web1_ns, web2_ns, client_ns) = (format!("w1{s}"), format!("w2{s}"), format!("cl{s}"));
         let web1 = workload(up, host, "web1", &web1_ns)?;
         let web2 = workload(up, host, "web2", &web2_ns)?;
-        workload(up, host, "client", &client_ns)?;
+        let client_ip = workload(up, host, "client", &client_ns)?;
         let _w1 = web_server(&web1_ns, "web1", dir)?;
         let _w2 = web_server(&web2_ns, "web2", dir)?;
 
@@ -471,6 +488,18 @@ fn e2e_amphora_document_003_with_real_traffic() -> Result<()> {
         }
         let haproxy = pids_in(&format!("amp-{amp_id}-haproxy"));
         ensure!(!haproxy.is_empty(), "haproxy runs in amp-{amp_id}-haproxy");
+
+        // The amphora's heartbeats bring everything ONLINE (the members
+        // pass the HTTP health monitor's checks).
+        for show in [
+            &["loadbalancer", "show", "lb1"][..],
+            &["loadbalancer", "listener", "show", "l1"],
+            &["loadbalancer", "pool", "show", "p1"],
+            &["loadbalancer", "member", "show", "p1", "m1"],
+            &["loadbalancer", "member", "show", "p1", "m2"],
+        ] {
+            wait_operating(up, show, "ONLINE")?;
+        }
 
         // 20 requests to the VIP alternate between the two.
         let url = format!("http://{vip}/");
@@ -607,16 +636,49 @@ fn e2e_amphora_document_003_with_real_traffic() -> Result<()> {
             "/ still to p1's two members: {seen:?}"
         );
 
+        // A member nothing answers for fails its checks: the heartbeats
+        // report it DOWN → member ERROR, pool and load balancer DEGRADED;
+        // without it, ONLINE again. p2 has no monitor: NO_MONITOR.
+        up.openstack(&[
+            "loadbalancer",
+            "member",
+            "create",
+            "--name",
+            "m3",
+            "--address",
+            &client_ip,
+            "--protocol-port",
+            "80",
+            "p1",
+            "--wait",
+        ])?;
+        wait_operating(up, &["loadbalancer", "member", "show", "p1", "m3"], "ERROR")?;
+        wait_operating(up, &["loadbalancer", "pool", "show", "p1"], "DEGRADED")?;
+        wait_operating(up, &["loadbalancer", "show", "lb1"], "DEGRADED")?;
+        let p2_members = up.json(&["loadbalancer", "member", "list", "p2"])?;
+        ensure!(
+            p2_members[0]["operating_status"] == "NO_MONITOR",
+            "{p2_members}"
+        );
+        let seen = answers(&client_ns, &url, 6)?;
+        ensure!(
+            !seen.iter().any(|b| !b.starts_with("web")),
+            "the failing member gets no traffic: {seen:?}"
+        );
+        up.openstack(&["loadbalancer", "member", "delete", "p1", "m3", "--wait"])?;
+        wait_operating(up, &["loadbalancer", "show", "lb1"], "ONLINE")?;
+
         // A failover replaces the amphora: the new one serves the same
         // configuration, the old one leaves nothing.
         let before = traces(up, &lb_id)?;
         up.openstack(&["loadbalancer", "failover", "--wait", "lb1"])?;
-        // The client may still know the VIP at the old VRRP port's MAC
-        // until its neighbour entry is probed again.
+        // The new amphora announces the VIP (gratuitous ARP after its
+        // haproxy starts): OVN binds the VIP to its VRRP port and clients
+        // learn the new MAC at once, not when their entry goes stale.
         let back = Instant::now();
         wait_until(
             "the VIP after the failover",
-            Duration::from_secs(60),
+            Duration::from_secs(10),
             || Ok(get(&client_ns, &url)?.0 == 200),
         )?;
         eprintln!(
@@ -1140,6 +1202,10 @@ fn e2e_amphora_active_standby_survives_the_master() -> Result<()> {
             !pids_in(&format!("amp-{backup}-haproxy")).is_empty(),
             "the standby runs haproxy and keepalived too"
         );
+        // Both amphorae send heartbeats (the standby's listener is OPEN
+        // too: haproxy binds the VIP nonlocally).
+        wait_operating(up, &["loadbalancer", "show", "lb1"], "ONLINE")?;
+        wait_operating(up, &["loadbalancer", "listener", "show", "l1"], "ONLINE")?;
 
         // Every process of the MASTER, by PID: frozen first, so none says
         // goodbye (a VRRP child told of its parent's death would).

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use neutrino_lb_types::enums::*;
 use neutrino_lb_types::model::*;
+use neutrino_lb_types::sample;
 use neutrino_store::lb::quotas::LbResource;
 use neutrino_store::lb::{
     self, Object, amphorae, flavors, health_monitors, l7policies, l7rules, listeners,
@@ -19,30 +20,16 @@ use neutrino_store::lb::{
 use neutrino_store::{Db, dispatch};
 use serde_json::json;
 
-const T0: &str = "2026-12-03T10:00:00";
+const T0: &str = sample::CREATED_AT;
+
+// Every optional field set, so that a column left out of a query shows.
 
 fn lb_record(id: &str, project: &str) -> LoadBalancer {
     LoadBalancer {
-        id: id.into(),
-        project_id: project.into(),
         name: Some("web".into()),
-        description: None,
-        admin_state_up: true,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::Offline,
-        topology: Topology::Single,
-        provider: Some("amphora".into()),
-        flavor_id: None,
-        availability_zone: None,
         vip: Vip {
-            ip_address: Some("10.0.0.5".into()),
-            port_id: Some(format!("port-{id}")),
-            subnet_id: Some("subnet-1".into()),
-            network_id: Some("net-1".into()),
-            qos_policy_id: None,
-            octavia_owned: true,
-            vnic_type: VnicType::Normal,
             sg_ids: vec!["sg-b".into(), "sg-a".into()],
+            ..sample::vip("10.0.0.5", &format!("port-{id}"), "subnet-1", "net-1")
         },
         additional_vips: vec![
             AdditionalVip {
@@ -57,8 +44,7 @@ fn lb_record(id: &str, project: &str) -> LoadBalancer {
             },
         ],
         tags: vec!["a".into(), "b".into()],
-        created_at: T0.into(),
-        updated_at: None,
+        ..sample::load_balancer(id, project)
     }
 }
 
@@ -66,148 +52,61 @@ fn listener_record(id: &str, lb: &str, protocol: Protocol, port: i64) -> Listene
     let mut headers = serde_json::Map::new();
     headers.insert("X-Forwarded-For".into(), json!("true"));
     Listener {
-        id: id.into(),
-        project_id: "p1".into(),
-        load_balancer_id: lb.into(),
         name: Some(format!("listener {id}")),
         description: Some("d".into()),
-        admin_state_up: true,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::Offline,
-        protocol,
-        protocol_port: port,
-        connection_limit: -1,
-        default_pool_id: None,
         default_tls_container_ref: Some("ref-default".into()),
         sni_container_refs: vec!["sni-2".into(), "sni-1".into()],
-        client_ca_tls_container_ref: None,
-        client_authentication: ClientAuthentication::None,
-        client_crl_container_ref: None,
         insert_headers: headers,
-        timeout_client_data: 50000,
-        timeout_member_connect: 5000,
-        timeout_member_data: 50000,
-        timeout_tcp_inspect: 0,
         allowed_cidrs: vec!["10.0.0.0/8".into()],
         tls_ciphers: Some("ECDHE".into()),
         tls_versions: Some(vec!["TLSv1.2".into(), "TLSv1.3".into()]),
-        alpn_protocols: None,
         hsts_max_age: Some(3600),
         hsts_include_subdomains: true,
-        hsts_preload: false,
         tags: vec!["t".into()],
-        l7policy_ids: vec![],
-        created_at: T0.into(),
-        updated_at: None,
+        ..sample::listener(id, "p1", lb, protocol, port)
     }
 }
 
 fn pool_record(id: &str, lb: &str) -> Pool {
     Pool {
-        id: id.into(),
-        project_id: "p1".into(),
-        load_balancer_id: lb.into(),
         name: Some(format!("pool {id}")),
-        description: None,
-        admin_state_up: true,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::Offline,
-        protocol: Protocol::Http,
-        lb_algorithm: LbAlgorithm::RoundRobin,
         session_persistence: Some(SessionPersistence {
             sp_type: SessionPersistenceType::AppCookie,
             cookie_name: Some("sid".into()),
             persistence_timeout: None,
             persistence_granularity: None,
         }),
-        tls_enabled: false,
-        tls_container_ref: None,
         ca_tls_container_ref: Some("ca".into()),
-        crl_container_ref: None,
-        tls_ciphers: None,
-        tls_versions: None,
         alpn_protocols: Some(vec!["h2".into()]),
-        tags: vec![],
-        listener_ids: vec![],
-        member_ids: vec![],
-        healthmonitor_id: None,
-        created_at: T0.into(),
-        updated_at: None,
+        ..sample::pool(id, "p1", lb, Protocol::Http)
     }
 }
 
 fn member_record(id: &str, pool: &str, address: &str, port: i64) -> Member {
     Member {
-        id: id.into(),
-        project_id: "p1".into(),
-        pool_id: pool.into(),
-        name: None,
-        admin_state_up: true,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::NoMonitor,
-        address: address.into(),
-        protocol_port: port,
-        weight: 1,
-        backup: false,
         subnet_id: Some("subnet-1".into()),
         monitor_address: Some("10.0.1.9".into()),
         monitor_port: Some(8080),
-        vnic_type: VnicType::Normal,
         tags: vec!["m".into()],
-        created_at: T0.into(),
-        updated_at: None,
+        ..sample::member(id, "p1", pool, address, port)
     }
 }
 
 fn hm_record(id: &str, pool: &str) -> HealthMonitor {
     HealthMonitor {
-        id: id.into(),
-        project_id: "p1".into(),
-        pool_id: pool.into(),
         name: Some("hm".into()),
-        admin_state_up: true,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::Online,
-        hm_type: HealthMonitorType::Http,
-        delay: 5,
         timeout: 3,
         max_retries: 2,
-        max_retries_down: 3,
-        http_method: Some(HttpMethod::Get),
-        url_path: Some("/".into()),
-        expected_codes: Some("200".into()),
         http_version: Some(1.1),
         domain_name: Some("example.org".into()),
-        tags: vec![],
-        created_at: T0.into(),
-        updated_at: None,
+        ..sample::health_monitor(id, "p1", pool, HealthMonitorType::Http)
     }
 }
 
 fn policy_record(id: &str, listener: &str, pool: Option<&str>, position: i64) -> L7Policy {
     L7Policy {
-        id: id.into(),
-        project_id: "p1".into(),
-        listener_id: listener.into(),
-        name: None,
-        description: None,
-        admin_state_up: true,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::Online,
-        action: if pool.is_some() {
-            L7PolicyAction::RedirectToPool
-        } else {
-            L7PolicyAction::Reject
-        },
-        redirect_pool_id: pool.map(Into::into),
-        redirect_url: None,
-        redirect_prefix: None,
-        redirect_http_code: None,
-        position,
-        rule_ids: vec![],
         tags: vec!["pol".into()],
-        created_at: T0.into(),
-        updated_at: None,
+        ..sample::l7policy(id, "p1", listener, pool, position)
     }
 }
 

@@ -7,13 +7,11 @@
 
 use axum::Router;
 use neutrino_lb_api::{LbConfig, LbState};
-use neutrino_lb_types::enums::{
-    ClientAuthentication, HealthMonitorType, L7PolicyAction, LbAlgorithm, OperatingStatus,
-    Protocol, ProvisioningStatus, Topology, VnicType,
-};
+use neutrino_lb_types::enums::{HealthMonitorType, OperatingStatus, Protocol};
 use neutrino_lb_types::model::{
-    HealthMonitor, L7Policy, L7Rule, Listener, LoadBalancer, Member, Pool, Quota, Vip,
+    HealthMonitor, L7Policy, L7Rule, Listener, LoadBalancer, Member, Pool, Quota,
 };
+use neutrino_lb_types::sample;
 use neutrino_store::Db;
 use neutrino_store::lb as store;
 use serde_json::json;
@@ -108,100 +106,26 @@ pub fn new_id() -> String {
 /// An ACTIVE load balancer without a VIP port.
 pub fn lb_row(id: &str, project: &str) -> LoadBalancer {
     LoadBalancer {
-        id: id.into(),
-        project_id: project.into(),
-        name: None,
-        description: None,
-        admin_state_up: true,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::Offline,
-        topology: Topology::Single,
-        provider: Some("amphora".into()),
-        flavor_id: None,
-        availability_zone: None,
-        vip: Vip {
-            ip_address: None,
-            port_id: None,
-            subnet_id: None,
-            network_id: None,
-            qos_policy_id: None,
-            octavia_owned: false,
-            vnic_type: VnicType::Normal,
-            sg_ids: vec![],
-        },
-        additional_vips: vec![],
-        tags: vec![],
         created_at: "2026-01-01T00:00:00".into(),
-        updated_at: None,
+        ..sample::load_balancer(id, project)
     }
 }
 
 /// An ACTIVE listener without a default pool, named after its protocol.
 pub fn listener_row(id: &str, project: &str, lb: &str, protocol: Protocol, port: i64) -> Listener {
     Listener {
-        id: id.into(),
-        project_id: project.into(),
-        load_balancer_id: lb.into(),
         name: Some(format!("{protocol}")),
-        description: None,
-        admin_state_up: true,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::Offline,
-        protocol,
-        protocol_port: port,
-        connection_limit: -1,
-        default_pool_id: None,
-        default_tls_container_ref: None,
-        sni_container_refs: vec![],
-        client_ca_tls_container_ref: None,
-        client_authentication: ClientAuthentication::None,
-        client_crl_container_ref: None,
-        insert_headers: serde_json::Map::new(),
-        timeout_client_data: 50000,
-        timeout_member_connect: 5000,
-        timeout_member_data: 50000,
-        timeout_tcp_inspect: 0,
-        allowed_cidrs: vec![],
-        tls_ciphers: None,
-        tls_versions: None,
-        alpn_protocols: None,
-        hsts_max_age: None,
-        hsts_include_subdomains: false,
-        hsts_preload: false,
-        tags: vec![],
-        l7policy_ids: vec![],
         created_at: store::now(),
-        updated_at: None,
+        ..sample::listener(id, project, lb, protocol, port)
     }
 }
 
 /// An ACTIVE round-robin pool, named after its protocol.
 pub fn pool_row(id: &str, project: &str, lb: &str, protocol: Protocol) -> Pool {
     Pool {
-        id: id.into(),
-        project_id: project.into(),
-        load_balancer_id: lb.into(),
         name: Some(format!("{protocol}")),
-        description: None,
-        admin_state_up: true,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::Offline,
-        protocol,
-        lb_algorithm: LbAlgorithm::RoundRobin,
-        session_persistence: None,
-        tls_enabled: false,
-        tls_container_ref: None,
-        ca_tls_container_ref: None,
-        crl_container_ref: None,
-        tls_ciphers: None,
-        tls_versions: None,
-        alpn_protocols: None,
-        tags: vec![],
-        listener_ids: vec![],
-        member_ids: vec![],
-        healthmonitor_id: None,
         created_at: store::now(),
-        updated_at: None,
+        ..sample::pool(id, project, lb, protocol)
     }
 }
 
@@ -288,28 +212,9 @@ pub async fn seed_l7policy(db: &Db, listener: &str, redirect_pool: Option<&str>)
         .expect("listener")
         .project_id;
     let p = L7Policy {
-        id: new_id(),
-        project_id: project,
-        listener_id: listener.to_string(),
-        name: None,
-        description: None,
-        admin_state_up: true,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::Online,
-        action: if redirect_pool.is_some() {
-            L7PolicyAction::RedirectToPool
-        } else {
-            L7PolicyAction::Reject
-        },
-        redirect_pool_id: redirect_pool.map(str::to_string),
-        redirect_url: None,
-        redirect_prefix: None,
-        redirect_http_code: None,
-        position: 1,
-        rule_ids: Vec::new(),
         tags: vec!["t".into()],
         created_at: store::now(),
-        updated_at: None,
+        ..sample::l7policy(&new_id(), &project, listener, redirect_pool, 1)
     };
     let id = p.id.clone();
     seed(db, [Row::L7Policy(p)]).await;
@@ -320,46 +225,13 @@ pub async fn seed_l7policy(db: &Db, listener: &str, redirect_pool: Option<&str>)
 /// their ids.
 pub async fn seed_member_and_monitor(db: &Db, pool: &str, project: &str) -> (String, String) {
     let member = Member {
-        id: new_id(),
-        project_id: project.to_string(),
-        pool_id: pool.to_string(),
-        name: None,
-        admin_state_up: true,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::NoMonitor,
-        address: "10.9.9.9".into(),
-        protocol_port: 80,
-        weight: 1,
-        backup: false,
-        subnet_id: None,
-        monitor_address: None,
-        monitor_port: None,
-        vnic_type: VnicType::Normal,
         tags: vec!["m".into()],
         created_at: store::now(),
-        updated_at: None,
+        ..sample::member(&new_id(), project, pool, "10.9.9.9", 80)
     };
     let hm = HealthMonitor {
-        id: new_id(),
-        project_id: project.to_string(),
-        pool_id: pool.to_string(),
-        name: None,
-        admin_state_up: true,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::Online,
-        hm_type: HealthMonitorType::Tcp,
-        delay: 5,
-        timeout: 5,
-        max_retries: 3,
-        max_retries_down: 3,
-        http_method: None,
-        url_path: None,
-        expected_codes: None,
-        http_version: None,
-        domain_name: None,
-        tags: Vec::new(),
         created_at: store::now(),
-        updated_at: None,
+        ..sample::health_monitor(&new_id(), project, pool, HealthMonitorType::Tcp)
     };
     let ids = (member.id.clone(), hm.id.clone());
     seed(db, [Row::Member(member), Row::Monitor(hm)]).await;

@@ -108,6 +108,11 @@ pub struct HaproxyOptions<'a> {
     /// (`nbthread`, `cpu-map`); None otherwise.
     pub cpu_count: Option<u32>,
     pub memory: Option<AmpMemory>,
+    /// `[haproxy_amphora] default_connection_limit`: a listener's limit
+    /// when its `connection_limit` is -1. haproxy sizes its file
+    /// descriptor table from it (docs/benchmarks.md: about 150 bytes per
+    /// connection slot).
+    pub default_connection_limit: i64,
 }
 
 impl Default for HaproxyOptions<'_> {
@@ -122,6 +127,7 @@ impl Default for HaproxyOptions<'_> {
             server_state_file: true,
             cpu_count: None,
             memory: None,
+            default_connection_limit: DEFAULT_CONNECTION_LIMIT,
         }
     }
 }
@@ -342,12 +348,12 @@ fn haproxy_listeners<'i>(input: &'i HaproxyInput<'_>) -> impl Iterator<Item = &'
 }
 
 /// Global `maxconn`: the sum of enabled haproxy listeners' limits (-1 or 0
-/// counting [`DEFAULT_CONNECTION_LIMIT`]), or [`HAPROXY_MAX_MAXCONN`] when
+/// counting the default connection limit), or [`HAPROXY_MAX_MAXCONN`] when
 /// that is 0 or not below it.
 fn global_connection_limit(input: &HaproxyInput<'_>) -> i64 {
     let sum: i64 = haproxy_listeners(input)
         .filter(|l| l.admin_state_up)
-        .map(listener_limit)
+        .map(|l| listener_limit(input, l))
         .sum();
     if 0 < sum && sum < HAPROXY_MAX_MAXCONN {
         sum
@@ -356,11 +362,11 @@ fn global_connection_limit(input: &HaproxyInput<'_>) -> i64 {
     }
 }
 
-fn listener_limit(l: &Listener) -> i64 {
+fn listener_limit(input: &HaproxyInput<'_>, l: &Listener) -> i64 {
     if l.connection_limit > 0 {
         l.connection_limit
     } else {
-        DEFAULT_CONNECTION_LIMIT
+        input.options.default_connection_limit
     }
 }
 
@@ -486,7 +492,7 @@ fn frontend(ctx: &Ctx<'_, '_>, s: &mut String, l: &Listener) {
     let input = ctx.input;
     let lb = input.load_balancer;
     let _ = writeln!(s, "frontend {}", l.id);
-    let _ = writeln!(s, "    maxconn {}", listener_limit(l));
+    let _ = writeln!(s, "    maxconn {}", listener_limit(input, l));
     let tls = listener_tls(l);
     if l.protocol == Protocol::TerminatedHttps {
         s.push_str("    redirect scheme https if !{ ssl_fc }\n");
@@ -787,7 +793,7 @@ fn backend(ctx: &Ctx<'_, '_>, s: &mut String, l: &Listener, p: &Pool) {
             }
         }
     }
-    let _ = writeln!(s, "    fullconn {}", listener_limit(l));
+    let _ = writeln!(s, "    fullconn {}", listener_limit(ctx.input, l));
     s.push_str("    option allbackups\n");
     let _ = writeln!(
         s,

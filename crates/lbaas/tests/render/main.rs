@@ -165,6 +165,27 @@ fn global_maxconn_rule() {
 }
 
 #[test]
+fn default_connection_limit_is_an_option() {
+    let sc = Scenario::load("proxy_pools");
+    let mut input = sc.input(sc.fixture_paths());
+    input.options.default_connection_limit = 5000;
+    let cfg = render::haproxy(&input);
+    let limits: Vec<&str> = cfg
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("maxconn") || l.starts_with("fullconn"))
+        .collect();
+    // Global: the two listeners' -1 count 5000 each; each frontend and
+    // backend gets 5000 (upstream's `default_connection_limit`).
+    assert_eq!(limits[0], "maxconn 10000", "{cfg}");
+    assert!(
+        limits[1..].iter().all(|l| l.ends_with(" 5000")),
+        "{limits:?}"
+    );
+    assert!(limits.len() > 2, "{cfg}");
+}
+
+#[test]
 fn udp_and_sctp_listeners_are_not_rendered() {
     let mut sc = Scenario::load("proxy_pools");
     let mut udp = sc.listeners[1].clone();

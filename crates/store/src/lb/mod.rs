@@ -10,6 +10,7 @@
 
 pub mod amphorae;
 pub mod flavors;
+pub mod health;
 pub mod health_monitors;
 pub mod l7policies;
 pub mod l7rules;

@@ -91,7 +91,13 @@ impl AgentPaths {
 }
 
 /// The haproxy configuration of amphora `amphora_id` for `tree`.
-pub fn render(tree: &Tree, amphora_id: &str, paths: &AgentPaths, peers: Vec<Peer<'_>>) -> String {
+pub fn render(
+    tree: &Tree,
+    amphora_id: &str,
+    paths: &AgentPaths,
+    peers: Vec<Peer<'_>>,
+    default_connection_limit: i64,
+) -> String {
     crate::render::haproxy(&HaproxyInput {
         load_balancer: &tree.lb,
         listeners: &tree.listeners,
@@ -112,6 +118,7 @@ pub fn render(tree: &Tree, amphora_id: &str, paths: &AgentPaths, peers: Vec<Peer
             // Nothing listens on upstream's rsyslog socket here; haproxy
             // would only log that it cannot send.
             connection_logging: false,
+            default_connection_limit,
             ..HaproxyOptions::default()
         },
     })

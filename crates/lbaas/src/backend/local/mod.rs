@@ -55,6 +55,9 @@ pub struct Management {
     /// The controller's own port on the management network, if this
     /// server made it (to unplug it when the server stops).
     pub controller_port_id: Option<String>,
+    /// Where amphorae send heartbeats (upstream `[health_manager]
+    /// controller_ip_port_list`, `ip:port` each).
+    pub heartbeat_targets: Vec<String>,
 }
 
 /// Makes the management network when the first amphora needs it (`up`:
@@ -78,6 +81,12 @@ pub struct LocalConfig {
     pub mac_prefix: [u8; 3],
     /// How long a new agent has to answer.
     pub ready_timeout: Duration,
+    /// Upstream `[health_manager] heartbeat_key`: signs heartbeats.
+    pub heartbeat_key: String,
+    /// Upstream `[health_manager] heartbeat_interval`, seconds.
+    pub heartbeat_interval: u64,
+    /// Upstream `[haproxy_amphora] default_connection_limit`.
+    pub default_connection_limit: i64,
 }
 
 pub struct LocalBackend {
@@ -130,6 +139,11 @@ impl LocalBackend {
     /// The management network, if known (made or set) by now.
     pub async fn management_if_known(&self) -> Option<Arc<Management>> {
         self.mgmt.lock().await.clone()
+    }
+
+    /// The management network, made now if it is not known yet.
+    pub async fn ensure_management(&self) -> Result<Arc<Management>, String> {
+        self.management().await.map_err(|e| e.to_string())
     }
 
     async fn management(&self) -> Result<Arc<Management>, StepError> {
@@ -268,6 +282,7 @@ impl LocalBackend {
 
     fn write_agent_config(
         &self,
+        mgmt: &Management,
         spec: &AmphoraSpec<'_>,
         bind_ip: &str,
         server_pem: &Path,
@@ -294,6 +309,11 @@ impl LocalBackend {
             server_cert: server_pem.to_path_buf(),
             client_ca: ca,
         });
+        cfg.heartbeat = neutrino_amphora_agent::HeartbeatConfig {
+            controller_ip_port_list: mgmt.heartbeat_targets.clone(),
+            heartbeat_key: Some(self.cfg.heartbeat_key.clone()),
+            heartbeat_interval: Some(self.cfg.heartbeat_interval),
+        };
         let text = toml::to_string(&cfg).map_err(StepError::permanent)?;
         write_private(&file, text.as_bytes())?;
         Ok(file)
@@ -323,6 +343,10 @@ impl LocalBackend {
             ])
             .arg(config)
             .env("NEUTRINO_LOG", "info")
+            // mimalloc would back its arena with transparent huge pages:
+            // 2 MiB resident per touched region for an agent whose heap is
+            // under 1 MiB (docs/benchmarks.md, RSS per amphora).
+            .env("MIMALLOC_ALLOW_THP", "0")
             .stdin(std::process::Stdio::null())
             .stdout(log)
             .stderr(log2)
@@ -399,7 +423,7 @@ impl LocalBackend {
         let lb_network_ip = lb_network_ip
             .ok_or_else(|| StepError::permanent("the management network gave no address"))?;
         let (pem, cert_expiration) = self.server_cert(spec.id)?;
-        let config = self.write_agent_config(spec, &lb_network_ip, &pem)?;
+        let config = self.write_agent_config(&mgmt, spec, &lb_network_ip, &pem)?;
         self.start_agent(spec.id, &config).await?;
         self.wait_ready(spec.id, &lb_network_ip).await?;
         Ok(Booted {
@@ -679,7 +703,13 @@ impl LocalBackend {
                 .collect();
             let paths = config::AgentPaths::new(&self.agent_base(&amp.id), &amp.id, lb_id);
             self.upload_certificates(&client, &tree, &paths).await?;
-            let text = config::render(&tree, &amp.id, &paths, peers);
+            let text = config::render(
+                &tree,
+                &amp.id,
+                &paths,
+                peers,
+                self.cfg.default_connection_limit,
+            );
             client.upload_haproxy(lb_id, &text).await?;
             client.haproxy_action(lb_id, HaproxyAction::Reload).await?;
         }

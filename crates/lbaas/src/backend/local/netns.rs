@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::{TcpSocket, TcpStream, UdpSocket};
 use tokio::sync::oneshot;
 
 use crate::backend::agent_client::Connector;
@@ -120,9 +120,7 @@ pub async fn delete(ns: &str) -> Result<(), String> {
     Ok(())
 }
 
-type Request = (bool, oneshot::Sender<io::Result<OwnedFd>>);
-
-/// Makes TCP sockets inside another network namespace: a thread that
+/// Makes TCP and UDP sockets inside another network namespace: a thread that
 /// entered the namespace creates them, and they stay in it wherever they
 /// are used (a socket's namespace is fixed at creation). This lets the
 /// controller of `neutrino up` keep its management interface in a
@@ -132,6 +130,10 @@ pub struct NetnsSockets {
     netns: String,
     requests: Mutex<mpsc::Sender<Request>>,
 }
+
+/// A socket to make: IPv6?, stream (TCP) or datagram (UDP), and where
+/// to send it.
+type Request = (bool, bool, oneshot::Sender<io::Result<OwnedFd>>);
 
 impl std::fmt::Debug for NetnsSockets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -159,15 +161,20 @@ impl NetnsSockets {
                 if !ok {
                     return;
                 }
-                while let Ok((v6, reply)) = rx.recv() {
+                while let Ok((v6, stream, reply)) = rx.recv() {
                     let family = if v6 {
                         rustix::net::AddressFamily::INET6
                     } else {
                         rustix::net::AddressFamily::INET
                     };
+                    let kind = if stream {
+                        rustix::net::SocketType::STREAM
+                    } else {
+                        rustix::net::SocketType::DGRAM
+                    };
                     let s = rustix::net::socket_with(
                         family,
-                        rustix::net::SocketType::STREAM,
+                        kind,
                         rustix::net::SocketFlags::CLOEXEC | rustix::net::SocketFlags::NONBLOCK,
                         None,
                     )
@@ -188,19 +195,30 @@ impl NetnsSockets {
         &self.netns
     }
 
-    pub async fn connect(&self, addr: SocketAddr) -> io::Result<TcpStream> {
+    async fn socket(&self, v6: bool, stream: bool) -> io::Result<OwnedFd> {
         let (tx, rx) = oneshot::channel();
         self.requests
             .lock()
             .map_err(|_| io::Error::other("namespace thread poisoned"))?
-            .send((addr.is_ipv6(), tx))
+            .send((v6, stream, tx))
             .map_err(|_| io::Error::other("namespace thread ended"))?;
-        let fd = rx
-            .await
-            .map_err(|_| io::Error::other("namespace thread ended"))??;
+        rx.await
+            .map_err(|_| io::Error::other("namespace thread ended"))?
+    }
+
+    pub async fn connect(&self, addr: SocketAddr) -> io::Result<TcpStream> {
+        let fd = self.socket(addr.is_ipv6(), true).await?;
         TcpSocket::from_std_stream(std::net::TcpStream::from(fd))
             .connect(addr)
             .await
+    }
+
+    /// A UDP socket in the namespace, bound to `addr` (the heartbeat
+    /// receiver's).
+    pub async fn bind_udp(&self, addr: SocketAddr) -> io::Result<UdpSocket> {
+        let fd = self.socket(addr.is_ipv6(), false).await?;
+        rustix::net::bind(&fd, &addr).map_err(io::Error::from)?;
+        UdpSocket::from_std(std::net::UdpSocket::from(fd))
     }
 
     /// As an [`agent_client::Connector`](crate::backend::agent_client::Connector).
