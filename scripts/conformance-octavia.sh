@@ -127,7 +127,9 @@ log "tempest.sh: suite $SUITE, concurrency $CONC, bound ${RUN_TIMEOUT}s, extensi
 # images); Neutrino's amphorae need neither, so that run says both are: a copy of
 # the peer's script (in $OUT, beside a link to its lib/) with those lines changed.
 # barbican = true too: the key manager under /key-manager is Barbican v1 (the
-# TERMINATED_HTTPS tests store their certificates there and grant an ACL).
+# TERMINATED_HTTPS tests store their certificates there and grant an ACL). The
+# plugin reads that option only when barbican-tempest-plugin registers it, which
+# this venv does not install yet (docs/conformance.md).
 TEMPEST_SH="$PEER/tempest.sh"
 if [ "${CONFORMANCE_NOOP:-1}" != 1 ]; then
   mkdir -p "$OUT/peer-amphora" && ln -sfn "$PEER/lib" "$OUT/peer-amphora/lib"

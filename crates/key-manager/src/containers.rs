@@ -10,6 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use neutrino_store::key_manager::acl::Entity;
 use neutrino_store::key_manager::{self as store, Container, ContainerSecret};
 use serde_json::{Map, Value, json};
 
@@ -17,9 +18,9 @@ use crate::auth::Caller;
 use crate::body::{self, MAX_REQUEST_BYTES, check_schema, invalid_object, parse_json};
 use crate::fault::{Fault, json_response};
 use crate::listing::{self, Query};
-use crate::policy::{Action, Target, enforce};
+use crate::policy::{Action, enforce};
 use crate::secrets::{is_uuid4, require_content_type};
-use crate::{KmState, timefmt};
+use crate::{KmState, acls, timefmt};
 
 pub fn routes(prefix: &str) -> Router<KmState> {
     Router::new()
@@ -326,7 +327,7 @@ async fn list(
 }
 
 /// `ContainersController._lookup`.
-async fn lookup(state: &KmState, id: &str, op: &str) -> Result<Container, Fault> {
+pub(crate) async fn lookup(state: &KmState, id: &str, op: &str) -> Result<Container, Fault> {
     if !is_uuid4(id) {
         return Err(Fault::new(
             404,
@@ -351,9 +352,14 @@ async fn item(
 ) -> Response {
     let result = async {
         let container = lookup(&state, &id, "Container retrieval").await?;
-        let target = Target {
-            project_id: &container.project_id,
-        };
+        let acls = acls::of(
+            &state,
+            Entity::Container,
+            &container.id,
+            "Container retrieval",
+        )
+        .await?;
+        let target = acls::target(&caller, &container.project_id, &container.creator_id, &acls);
         match method {
             Method::GET => {
                 enforce(
@@ -388,8 +394,7 @@ async fn item(
 }
 
 /// Sub-resources upstream has and this server does not (`secrets` of
-/// generic containers, `consumers`, `acl`): 404 once the container is
-/// found.
+/// generic containers, `consumers`): 404 once the container is found.
 async fn sub_resource(
     State(state): State<KmState>,
     Path((id, _rest)): Path<(String, String)>,

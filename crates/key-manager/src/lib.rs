@@ -4,13 +4,15 @@
 //! library the load balancer reads TLS certificates through ([`tls`]).
 //!
 //! Served: version discovery (`/`, `/v1`), secrets (one- and two-step
-//! create, list, metadata, payload, delete) and containers (generic,
-//! certificate, rsa: create, list, show, delete), with upstream's
+//! create, list, metadata, payload, delete), containers (generic,
+//! certificate, rsa: create, list, show, delete) and their read ACLs
+//! (`/acl`: get, replace, merge, delete), with upstream's
 //! validation, policy (new defaults) and error bodies
 //! (`{"code": 404, "title": "Not Found", "description": "..."}`).
 //! Payloads are stored as given (no encryption at rest: the database is
 //! the trust boundary, as for every other credential Neutrino keeps).
 
+mod acls;
 mod auth;
 mod body;
 mod containers;
@@ -96,6 +98,7 @@ pub fn router(state: KmState) -> Router {
         .route(&format!("{p}/v1/"), any(versions::v1))
         .merge(secrets::routes(&p))
         .merge(containers::routes(&p))
+        .merge(acls::routes(&p))
         .route(&format!("{p}/{{*rest}}"), any(fault::not_found));
     if !p.is_empty() {
         r = r.route(&format!("{p}/"), any(versions::root));

@@ -1,6 +1,6 @@
 //! The part of JSON Schema upstream's validators use (`type`,
-//! `properties`, `required`, `items`, `enum`, `minLength`, `maxLength`,
-//! `minimum`, `maximum`), reporting the one error python-jsonschema's
+//! `properties`, `additionalProperties: false`, `required`, `items`,
+//! `enum`, `minLength`, `maxLength`, `minimum`, `maximum`), reporting the one error python-jsonschema's
 //! `validate` would (its `best_match`), with its message, so that the
 //! 400s read as upstream's.
 
@@ -219,6 +219,28 @@ fn check(
                     }
                 }
             }
+            // Only the `false` form: no property beyond `properties`.
+            "additionalProperties" if arg == &Value::Bool(false) => {
+                if let Some(obj) = instance.as_object() {
+                    let known = schema.get("properties").and_then(Value::as_object);
+                    let mut extras: Vec<&String> = obj
+                        .keys()
+                        .filter(|k| !known.is_some_and(|p| p.contains_key(*k)))
+                        .collect();
+                    if !extras.is_empty() {
+                        extras.sort();
+                        let names: Vec<String> = extras.iter().map(|k| string(k)).collect();
+                        let verb = if extras.len() == 1 { "was" } else { "were" };
+                        fail(
+                            format!(
+                                "Additional properties are not allowed ({} {verb} unexpected)",
+                                names.join(", ")
+                            ),
+                            out,
+                        );
+                    }
+                }
+            }
             "items" => {
                 if let Some(items) = instance.as_array() {
                     for (i, item) in items.iter().enumerate() {
@@ -316,5 +338,29 @@ mod tests {
                 Some("name".into())
             )
         );
+    }
+
+    #[test]
+    fn additional_properties() {
+        let s = json!({
+            "type": "object",
+            "properties": {"read": {"type": "object",
+                "properties": {"users": {"type": "array"}},
+                "additionalProperties": false}},
+            "additionalProperties": false,
+        });
+        let e = validate(&json!({"b": 1, "a": 2}), &s).expect("an error");
+        assert_eq!(
+            e.message,
+            "Additional properties are not allowed ('a', 'b' were unexpected)"
+        );
+        assert_eq!(e.property(), None);
+        let e = validate(&json!({"read": {"x": 1}}), &s).expect("an error");
+        assert_eq!(
+            e.message,
+            "Additional properties are not allowed ('x' was unexpected)"
+        );
+        assert_eq!(e.property(), Some("read"));
+        assert!(validate(&json!({"read": {"users": []}}), &s).is_none());
     }
 }

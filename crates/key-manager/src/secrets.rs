@@ -9,6 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use neutrino_store::key_manager::acl::Entity;
 use neutrino_store::key_manager::{self as store, Secret};
 use serde_json::{Map, Value, json};
 
@@ -19,8 +20,8 @@ use crate::body::{
 use crate::fault::{Fault, json_response};
 use crate::listing::{self, Query};
 use crate::microversion::Microversion;
-use crate::policy::{Action, Target, enforce};
-use crate::{KmState, mime, timefmt};
+use crate::policy::{Action, enforce};
+use crate::{KmState, acls, mime, timefmt};
 
 pub fn routes(prefix: &str) -> Router<KmState> {
     Router::new()
@@ -508,20 +509,23 @@ async fn list(
     let (offset, limit) = listing::paging(q.get("offset"), q.get("limit"));
 
     let now = timefmt::now();
-    let all = store::secrets_of_project(&state.db, &project, &now)
-        .await
-        .map_err(|e| Fault::store(OP, e))?;
+    // `acl_only`: the secrets of any project whose ACLs name the caller,
+    // instead of the project's.
     let acl_only = q
         .get("acl_only")
         .is_some_and(|a| a.eq_ignore_ascii_case("true"));
+    let all = if acl_only {
+        store::acl::secrets_shared_with(&state.db, &caller.0.user_id, &now).await
+    } else {
+        store::secrets_of_project(&state.db, &project, &now).await
+    }
+    .map_err(|e| Fault::store(OP, e))?;
     let like = |pattern: Option<&str>, value: Option<&str>| match pattern {
         Some(p) if !p.is_empty() => value.is_some_and(|v| listing::like(p, v)),
         _ => true,
     };
     let mut matching: Vec<Secret> = all
         .into_iter()
-        // Secrets shared through ACLs only: there are no ACLs here.
-        .filter(|_| !acl_only)
         .filter(|s| like(name.as_deref(), s.name.as_deref()))
         .filter(|s| like(q.get("alg"), s.algorithm.as_deref()))
         .filter(|s| like(q.get("mode"), s.mode.as_deref()))
@@ -582,7 +586,7 @@ async fn list(
 // ------------------------------------------------------------------ one secret
 
 /// `SecretsController._lookup`: the id's form, then the live secret.
-async fn lookup(state: &KmState, id: &str, op: &str) -> Result<Secret, Fault> {
+pub(crate) async fn lookup(state: &KmState, id: &str, op: &str) -> Result<Secret, Fault> {
     if !is_uuid4(id) {
         return Err(Fault::new(404, "Not Found. Provided secret id is invalid."));
     }
@@ -616,9 +620,8 @@ async fn item(
         match method {
             Method::GET => {
                 const OP: &str = "Secret retrieval";
-                let target = Target {
-                    project_id: &secret.project_id,
-                };
+                let acls = acls::of(&state, Entity::Secret, &secret.id, OP).await?;
+                let target = acls::target(&caller, &secret.project_id, &secret.creator_id, &acls);
                 if wants_json(&headers) {
                     enforce(&caller, Action::SecretGet, Some(&target), OP)?;
                     Ok(json_response(StatusCode::OK, &render(&state, &secret, v)))
@@ -648,9 +651,8 @@ async fn payload(
     const OP: &str = "Secret payload retrieval";
     let result = async {
         let secret = lookup(&state, &id, OP).await?;
-        let target = Target {
-            project_id: &secret.project_id,
-        };
+        let acls = acls::of(&state, Entity::Secret, &secret.id, OP).await?;
+        let target = acls::target(&caller, &secret.project_id, &secret.creator_id, &acls);
         // Upstream checks the policy before the method.
         enforce(&caller, Action::SecretDecrypt, Some(&target), OP)?;
         if method != Method::GET {
@@ -662,8 +664,8 @@ async fn payload(
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-/// Sub-resources upstream has and this server does not (`acl`,
-/// `metadata`, `consumers`): 404 once the secret is found.
+/// Sub-resources upstream has and this server does not (`metadata`,
+/// `consumers`): 404 once the secret is found.
 async fn sub_resource(
     State(state): State<KmState>,
     Path((id, _rest)): Path<(String, String)>,
@@ -743,9 +745,8 @@ async fn put_payload(
     body: Body,
 ) -> Result<Response, Fault> {
     const OP: &str = "Secret update";
-    let target = Target {
-        project_id: &secret.project_id,
-    };
+    let acls = acls::of(state, Entity::Secret, &secret.id, OP).await?;
+    let target = acls::target(caller, &secret.project_id, &secret.creator_id, &acls);
     enforce(caller, Action::SecretPut, Some(&target), OP)?;
     require_content_type(headers, &["application/octet-stream", "text/plain"])?;
     let bytes = body::read_all(body, MAX_SECRET_BYTES).await?;
@@ -845,9 +846,8 @@ async fn delete(
     raw_query: Option<&str>,
 ) -> Result<Response, Fault> {
     const OP: &str = "Secret deletion";
-    let target = Target {
-        project_id: &secret.project_id,
-    };
+    let acls = acls::of(state, Entity::Secret, &secret.id, OP).await?;
+    let target = acls::target(caller, &secret.project_id, &secret.creator_id, &acls);
     enforce(caller, Action::SecretDelete, Some(&target), OP)?;
     // From 1.2 a secret with consumers needs `force`; there are never
     // consumers here, but a malformed `force` is still refused.

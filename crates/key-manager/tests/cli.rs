@@ -5,7 +5,8 @@
 //! manager under `/key-manager` as beside the Network API. The client
 //! finds the service through the token's catalog and negotiates its
 //! microversion from the version document, as against a real barbican.
-//! What it stored is then read back through `tls::load_bundle`.
+//! What it stored is then read back through `tls::load_bundle`; an ACL
+//! is set, read and deleted with `openstack acl ...`.
 
 use std::path::Path;
 use std::process::Output;
@@ -331,6 +332,54 @@ async fn e2e_stock_client_stores_reads_lists_and_deletes() -> Result<()> {
         err.contains("The minimum required reference name is 'certificate' for Certificate type"),
         "{err}"
     );
+
+    // A read ACL, as octavia-tempest-plugin grants the load balancer's
+    // service user (`barbican.acls.create(...).submit()`, a PUT).
+    let out = openstack(
+        c,
+        &[
+            "acl",
+            "user",
+            "add",
+            "--user",
+            &boot.admin_user_id,
+            &p12_ref,
+        ],
+    )
+    .await?;
+    ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let acl = openstack_json(
+        c,
+        &[
+            "acl",
+            "get",
+            &p12_ref,
+            "-c",
+            "Operation Type",
+            "-c",
+            "Project Access",
+            "-c",
+            "Users",
+        ],
+    )
+    .await?;
+    ensure!(
+        acl == serde_json::json!([{"Operation Type": "read", "Project Access": true,
+            "Users": [boot.admin_user_id]}]),
+        "{acl}"
+    );
+    let out = openstack(c, &["acl", "delete", &p12_ref]).await?;
+    ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let acl = openstack_json(c, &["acl", "get", &p12_ref, "-c", "Users"]).await?;
+    ensure!(acl == serde_json::json!([{"Users": []}]), "{acl}");
 
     // Deletes.
     let out = openstack(c, &["secret", "container", "delete", &container]).await?;

@@ -10,6 +10,8 @@ use std::collections::HashMap;
 
 use crate::{Db, StoreError, Tx, dispatch};
 
+pub mod acl;
+
 /// A secret's metadata (the payload is read separately).
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct Secret {

@@ -3,6 +3,7 @@
 //! balancer's certificate loading. Expected answers are upstream
 //! barbican 23's (statuses, bodies, messages), read from its source.
 
+mod acls;
 mod containers;
 mod isolation;
 mod secrets;

@@ -34,6 +34,8 @@ pub struct Cloud {
     pub alpha: String,
     pub beta: String,
     pub alice_id: String,
+    pub amy_id: String,
+    pub bob_id: String,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -117,6 +119,8 @@ async fn build(db: Db, backend: &'static str, dir: Option<tempfile::TempDir>) ->
         alpha: String::new(),
         beta: String::new(),
         alice_id: String::new(),
+        amy_id: String::new(),
+        bob_id: String::new(),
         _dir: dir,
     };
     let alpha = cloud.project("alpha").await;
@@ -126,9 +130,9 @@ async fn build(db: Db, backend: &'static str, dir: Option<tempfile::TempDir>) ->
     let (alice, alice_id) = cloud.user("alice", &alpha, "alpha", &member).await;
     cloud.alice = alice;
     cloud.alice_id = alice_id;
-    cloud.amy = cloud.user("amy", &alpha, "alpha", &member).await.0;
+    (cloud.amy, cloud.amy_id) = cloud.user("amy", &alpha, "alpha", &member).await;
     cloud.rita = cloud.user("rita", &alpha, "alpha", &reader).await.0;
-    cloud.bob = cloud.user("bob", &beta, "beta", &member).await.0;
+    (cloud.bob, cloud.bob_id) = cloud.user("bob", &beta, "beta", &member).await;
     cloud.alpha = alpha;
     cloud.beta = beta;
     cloud
