@@ -288,11 +288,16 @@ fn topology(up: &Up) -> Result<()> {
 
 /// A port on private plugged into a new namespace; returns its address.
 fn workload(up: &Up, host: &mut Host, name: &str, ns: &str) -> Result<String> {
+    workload_on(up, host, name, ns, "private")
+}
+
+/// A port on `network` plugged into a new namespace; returns its address.
+fn workload_on(up: &Up, host: &mut Host, name: &str, ns: &str, network: &str) -> Result<String> {
     let p = up.json(&[
         "port",
         "create",
         "--network",
-        "private",
+        network,
         "--security-group",
         "web",
         name,
@@ -316,7 +321,10 @@ fn workload(up: &Up, host: &mut Host, name: &str, ns: &str) -> Result<String> {
         ns,
         &["ip", "addr", "add", &format!("{ip}/24"), "dev", "eth0"],
     )?;
-    in_ns(ns, &["ip", "route", "add", "default", "via", "10.0.0.1"])?;
+    // The subnet's gateway: `.1` of its /24 (no router on private2: the
+    // amphora reaches that network directly).
+    let gateway = format!("{}.1", ip.rsplit_once('.').context("IPv4 address")?.0);
+    in_ns(ns, &["ip", "route", "add", "default", "via", &gateway])?;
     Ok(ip)
 }
 
@@ -668,6 +676,56 @@ fn e2e_amphora_document_003_with_real_traffic() -> Result<()> {
         up.openstack(&["loadbalancer", "member", "delete", "p1", "m3", "--wait"])?;
         wait_operating(up, &["loadbalancer", "show", "lb1"], "ONLINE")?;
 
+        // A member on a network the VIP is not on: the amphora gets a port
+        // there (`octavia-lb-member-{amphora}`) and reaches it directly.
+        up.openstack(&["network", "create", "private2"])?;
+        up.openstack(&[
+            "subnet",
+            "create",
+            "--network",
+            "private2",
+            "--subnet-range",
+            "10.0.1.0/24",
+            "private2-subnet",
+        ])?;
+        let web3_ns = format!("w3{s}");
+        let web3 = workload_on(up, host, "web3", &web3_ns, "private2")?;
+        let _w3 = web_server(&web3_ns, "web3", dir)?;
+        up.openstack(&[
+            "loadbalancer",
+            "member",
+            "create",
+            "--name",
+            "m4",
+            "--address",
+            &web3,
+            "--protocol-port",
+            "80",
+            "--subnet-id",
+            "private2-subnet",
+            "p1",
+            "--wait",
+        ])?;
+        let private2 = up.json(&["network", "show", "private2"])?;
+        let member_port_name = format!("octavia-lb-member-{amp_id}");
+        let mut last = Value::Null;
+        wait_until("the member port ACTIVE", Duration::from_secs(30), || {
+            last = up.json(&["port", "show", &member_port_name])?;
+            Ok(last["status"] == "ACTIVE" && last["network_id"] == private2["id"])
+        })
+        .with_context(|| format!("{last}"))?;
+        wait_operating(
+            up,
+            &["loadbalancer", "member", "show", "p1", "m4"],
+            "ONLINE",
+        )?;
+        let seen = answers(&client_ns, &url, 6)?;
+        ensure!(
+            counts(&seen)
+                == BTreeMap::from([("web1".into(), 2), ("web2".into(), 2), ("web3".into(), 2)]),
+            "three members on two networks: {seen:?}"
+        );
+
         // A failover replaces the amphora: the new one serves the same
         // configuration, the old one leaves nothing.
         let before = traces(up, &lb_id)?;
@@ -685,8 +743,11 @@ fn e2e_amphora_document_003_with_real_traffic() -> Result<()> {
             "VIP answering {:?} after failover --wait returned",
             back.elapsed()
         );
-        let seen = answers(&client_ns, &url, 4)?;
-        ensure!(counts(&seen).len() == 2, "after the failover: {seen:?}");
+        let seen = answers(&client_ns, &url, 6)?;
+        ensure!(
+            counts(&seen).len() == 3,
+            "after the failover, the new amphora reaches all three: {seen:?}"
+        );
         for amp in &before {
             assert_gone(up, amp)?;
         }
@@ -694,8 +755,8 @@ fn e2e_amphora_document_003_with_real_traffic() -> Result<()> {
         // Delete leaves nothing.
         let left = traces(up, &lb_id)?;
         ensure!(
-            left.len() == 1 && left[0].port_ids.len() == 2,
-            "one amphora, two ports"
+            left.len() == 1 && left[0].port_ids.len() == 3,
+            "one amphora, three ports (management, VRRP, member network)"
         );
         ensure!(
             left[0].id != before[0].id,

@@ -608,12 +608,16 @@ impl LocalBackend {
     async fn booted_ip(&self, amphora_id: &str) -> Result<Option<String>, StepError> {
         Ok(ports::of_device(&self.db, amphora_id, ports::MGMT_OWNER)
             .await?
-            .first()
+            .iter()
+            .find(|p| p.name.starts_with("octavia-amp-mgmt-"))
             .and_then(|p| p.fixed_ips.first())
             .map(|f| f.ip_address.clone()))
     }
 
     async fn unplug_amphora_vip(&self, amphora_id: &str) -> Result<(), StepError> {
+        // Member-network ports go with the VIP they serve (they hold the
+        // `lb-` group, which the last VRRP port out deletes below).
+        self.unplug_member_ports(amphora_id, |_| true).await?;
         let doomed = ports::of_device(&self.db, amphora_id, ports::VRRP_OWNER).await?;
         for p in &doomed {
             neutrino_chassis::unplug(&self.cfg.ovs, &p.id)
@@ -640,6 +644,119 @@ impl LocalBackend {
             // The last VRRP port of the load balancer takes its group along
             // (another amphora's port keeps it: then this does nothing).
             ports::delete_lb_group(&self.db, &lb.id).await?;
+        }
+        Ok(())
+    }
+
+    /// Member subnets the amphora cannot reach on its VIP network get a
+    /// port of their own (`octavia-lb-member-{amphora id}`, one per
+    /// network, as upstream's `HandleNetworkDelta`), plugged and handed to
+    /// the agent (`POST /plug/network`, idempotent); ports of networks no
+    /// member uses any more go. Upstream makes them in Octavia's project
+    /// with that project's default group; here they take the VIP's groups
+    /// (the `lb-` group allows all egress, which is what haproxy needs).
+    async fn plug_member_networks(
+        &self,
+        tree: &config::Tree,
+        mgmt: &Management,
+        amphora_id: &str,
+        client: &AgentClient,
+    ) -> Result<(), StepError> {
+        let name = format!("octavia-lb-member-{amphora_id}");
+        let mut wanted: std::collections::BTreeMap<String, neutrino_types::model::Subnet> =
+            Default::default();
+        for m in &tree.members {
+            let Some(subnet_id) = m.subnet_id.as_deref() else {
+                continue;
+            };
+            let Some(subnet) = neutrino_store::subnets::get(&self.db, subnet_id)
+                .await
+                .map_err(db_err)?
+            else {
+                continue;
+            };
+            if Some(subnet.network_id.as_str()) == tree.lb.vip.network_id.as_deref()
+                || mgmt.network_ids.contains(&subnet.network_id)
+            {
+                continue;
+            }
+            wanted.entry(subnet.network_id.clone()).or_insert(subnet);
+        }
+        self.unplug_member_ports(amphora_id, |network| !wanted.contains_key(network))
+            .await?;
+        let groups = if tree.lb.vip.sg_ids.is_empty() {
+            vec![ports::lb_group_id(&tree.lb.id)]
+        } else {
+            tree.lb.vip.sg_ids.clone()
+        };
+        for (network_id, subnet) in &wanted {
+            let port = ports::ensure(
+                &self.db,
+                self.cfg.mac_prefix,
+                &ports::PortSpec {
+                    name: name.clone(),
+                    network_id,
+                    subnet_id: Some(&subnet.id),
+                    project_id: &mgmt.project_id,
+                    device_owner: ports::MGMT_OWNER,
+                    device_id: amphora_id,
+                    host: &self.cfg.node,
+                    security_groups: groups.clone(),
+                    address_pairs: Vec::new(),
+                },
+            )
+            .await?;
+            // An interface name unique in the outer namespace until the
+            // agent moves it into the inner one and renames it.
+            let ifname = format!("m{}", &port.id.replace('-', "")[..12]);
+            self.plug(&port, &netns::outer(amphora_id), &ifname).await?;
+            let fixed: Vec<_> = port
+                .fixed_ips
+                .iter()
+                .filter(|f| f.subnet_id == subnet.id)
+                .map(|f| {
+                    json!({
+                        "ip_address": f.ip_address,
+                        "subnet_cidr": subnet.cidr,
+                        "gateway": subnet.gateway_ip,
+                        "host_routes": subnet.host_routes.iter()
+                            .map(|r| json!({"destination": r.destination, "nexthop": r.nexthop}))
+                            .collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            client
+                .plug_network(&json!({
+                    "mac_address": port.mac_address,
+                    "fixed_ips": fixed,
+                    "mtu": serde_json::Value::Null,
+                    "is_sriov": false,
+                }))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Unplugs and deletes the amphora's member-network ports on the
+    /// networks `doomed` picks.
+    async fn unplug_member_ports(
+        &self,
+        amphora_id: &str,
+        doomed: impl Fn(&str) -> bool,
+    ) -> Result<(), StepError> {
+        let name = format!("octavia-lb-member-{amphora_id}");
+        for p in ports::of_device(&self.db, amphora_id, ports::MGMT_OWNER).await? {
+            if p.name != name || !doomed(&p.network_id) {
+                continue;
+            }
+            neutrino_chassis::unplug(&self.cfg.ovs, &p.id)
+                .await
+                .map_err(plug_err)?;
+            let mut tx = self.db.begin().await.map_err(db_err)?;
+            neutrino_store::ports::delete(&mut tx, &p.id)
+                .await
+                .map_err(db_err)?;
+            tx.commit().await.map_err(db_err)?;
         }
         Ok(())
     }
@@ -701,6 +818,8 @@ impl LocalBackend {
                     address: addr,
                 })
                 .collect();
+            self.plug_member_networks(&tree, &mgmt, &amp.id, &client)
+                .await?;
             let paths = config::AgentPaths::new(&self.agent_base(&amp.id), &amp.id, lb_id);
             self.upload_certificates(&client, &tree, &paths).await?;
             let text = config::render(
