@@ -11,7 +11,9 @@ CONSTRAINTS="$ROOT/scripts/tempest-constraints.txt"
 PY="$VENV/bin/python"
 # One venv, one package set for every conformance script (so they never
 # reprovision it for each other); pinned by $CONSTRAINTS.
-CF_PACKAGES=(tempest neutron-tempest-plugin octavia-tempest-plugin openstacksdk)
+# barbican-tempest-plugin only registers [service_available] barbican, which the
+# octavia plugin reads for its TERMINATED_HTTPS tests with real amphorae.
+CF_PACKAGES=(tempest neutron-tempest-plugin octavia-tempest-plugin barbican-tempest-plugin openstacksdk)
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 DEBIAN_FRONTEND=noninteractive
 
 T0=$SECONDS
