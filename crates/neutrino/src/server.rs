@@ -277,9 +277,11 @@ async fn run(
 
     // The amphorae's management network: made through the Network API
     // when the first amphora boots.
+    // Read once: the local backend has it if it runs here.
     let heartbeat_key = match (&local_lb, settings.lb_health_listen) {
+        (Some(backend), _) => Some(backend.heartbeat_key().to_string()),
+        (None, Some(_)) => Some(heartbeat_key(&settings.lb_heartbeat_key_file)?),
         (None, None) => None,
-        _ => Some(heartbeat_key(&settings.lb_heartbeat_key_file)?),
     };
     let heartbeat_interval = std::time::Duration::from_secs(settings.lb_heartbeat_interval);
     if let (Some(addr), Some(key)) = (settings.lb_health_listen, &heartbeat_key) {

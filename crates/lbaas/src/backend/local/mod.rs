@@ -141,6 +141,11 @@ impl LocalBackend {
         self.mgmt.lock().await.clone()
     }
 
+    /// The key the amphorae sign their heartbeats with.
+    pub fn heartbeat_key(&self) -> &str {
+        &self.cfg.heartbeat_key
+    }
+
     /// The management network, made now if it is not known yet.
     pub async fn ensure_management(&self) -> Result<Arc<Management>, String> {
         self.management().await.map_err(|e| e.to_string())
@@ -665,10 +670,12 @@ impl LocalBackend {
         let name = format!("octavia-lb-member-{amphora_id}");
         let mut wanted: std::collections::BTreeMap<String, neutrino_types::model::Subnet> =
             Default::default();
-        for m in &tree.members {
-            let Some(subnet_id) = m.subnet_id.as_deref() else {
-                continue;
-            };
+        let subnet_ids: std::collections::BTreeSet<&str> = tree
+            .members
+            .iter()
+            .filter_map(|m| m.subnet_id.as_deref())
+            .collect();
+        for subnet_id in subnet_ids {
             let Some(subnet) = neutrino_store::subnets::get(&self.db, subnet_id)
                 .await
                 .map_err(db_err)?
